@@ -1,0 +1,40 @@
+"""Exporting a pushed commit's tree to a directory the builders can read."""
+
+import io
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dulwich.archive import tar_stream
+from dulwich.repo import Repo
+
+from paas.core.errors import UserError
+
+
+@contextmanager
+def checkout(repo_path: Path, commit_sha: str) -> Iterator[Path]:
+    """Yield a temporary directory holding the tree of ``commit_sha``; removed afterwards.
+
+    Raises UserError(unknown_commit) if the commit is not in the repository.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="paas-src-"))
+    try:
+        with Repo(str(repo_path)) as repo:
+            try:
+                commit = repo[commit_sha.encode()]
+                tree = repo[commit.tree]
+            except KeyError:
+                raise UserError(f"commit {commit_sha} is not in the repository",
+                                code="unknown_commit") from None
+            buffer = io.BytesIO()
+            for chunk in tar_stream(repo.object_store, tree, mtime=commit.commit_time):
+                buffer.write(chunk)
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer, mode="r:") as archive:
+            archive.extractall(workdir, filter="data")
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

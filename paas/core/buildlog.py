@@ -1,0 +1,75 @@
+"""Build logs: every line goes to a Redis stream (for live followers) and to a file (to keep).
+
+The stream ends with an ``end`` entry carrying the build's final status, so a follower (the git
+receiver relaying to ``git push``, the dashboard) knows when to stop.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+STREAM_TTL_SECONDS = 24 * 3600
+
+
+def stream_key(build_id: int) -> str:
+    return f"paas:build:{build_id}:log"
+
+
+def log_path(paas_home: Path, app_name: str, build_id: int) -> Path:
+    return paas_home / "logs" / "builds" / app_name / f"{build_id}.log"
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    kind: str  # "line" or "end"
+    text: str = ""
+    status: str = ""
+
+
+class BuildLogWriter:
+    """Appends lines of one build's log to its stream and its file."""
+
+    def __init__(self, client: redis.Redis, build_id: int, path: Path) -> None:
+        self.client = client
+        self.key = stream_key(build_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a", encoding="utf-8")
+
+    def __call__(self, line: str) -> None:
+        self.write(line)
+
+    def write(self, line: str) -> None:
+        line = line.rstrip("\n")
+        self.file.write(line + "\n")
+        self.file.flush()
+        self.client.xadd(self.key, {"kind": "line", "text": line})
+
+    def end(self, status: str, message: str = "") -> None:
+        self.client.xadd(self.key, {"kind": "end", "status": status, "text": message})
+        self.client.expire(self.key, STREAM_TTL_SECONDS)
+        self.file.close()
+
+
+def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator[LogEvent | None]:
+    """Yield the build's log events from the start until its ``end`` event.
+
+    Yields None whenever ``block_ms`` passes without news, so callers can check timeouts or
+    keep a connection alive.
+    """
+    key = stream_key(build_id)
+    last_id = "0"
+    while True:
+        response = client.xread({key: last_id}, block=block_ms, count=500)
+        if not response:
+            yield None
+            continue
+        for entry_id, fields in response[0][1]:
+            last_id = entry_id
+            fields = {k.decode(): v.decode() for k, v in fields.items()}
+            event = LogEvent(fields["kind"], fields.get("text", ""), fields.get("status", ""))
+            yield event
+            if event.kind == "end":
+                return
+

@@ -1,0 +1,132 @@
+"""Builds: queueing a pushed commit, and turning it into a deployed release.
+
+``start_build`` records the Build and hands its id to a Celery worker; the worker calls
+``run_build``, which exports the tree, builds the image, creates the release and deploys it.
+Every step's output goes to the build log that the pusher sees live.
+"""
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from paas.build.builders import BuildJob, detect_builder, process_types_for
+from paas.build.source import checkout
+from paas.core.buildlog import BuildLogWriter, log_path
+from paas.core.errors import PaasError, UserError
+from paas.core.models import App, Build
+from paas.core.platform import get_engine, repo_path
+from paas.core.redis_client import get_redis
+from paas.core.releases import create_release, deploy_release, image_repository
+
+logger = logging.getLogger(__name__)
+
+RUN_BUILD_TASK = "worker.tasks.run_build"
+
+
+def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
+    """Queue a build of ``commit_sha``: the row first, then the task, then its id."""
+    from paas.celery import app as celery_app
+
+    build = Build.objects.create(app=app, commit_sha=commit_sha, branch=branch, created_by=user)
+    result = celery_app.send_task(RUN_BUILD_TASK, args=[build.pk])
+    Build.objects.filter(pk=build.pk).update(task_id=result.id)
+    return build
+
+
+def cache_id(app: App) -> str:
+    return f"paas-{app.name}-{app.pk}"
+
+
+def _read_app_json(source_dir: Path) -> dict:
+    path = source_dir / "app.json"
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise UserError(f"app.json is not valid JSON: {error}", code="invalid_app_json") from None
+    if not isinstance(value, dict):
+        raise UserError("app.json must hold a JSON object", code="invalid_app_json")
+    return value
+
+
+def run_build(build_id: int) -> None:
+    """Build, release and deploy build ``build_id``; record how it ended.
+
+    Never raises for a failing build: the outcome is the Build's status and the end of its log.
+    """
+    build = Build.objects.select_related("app", "created_by").get(pk=build_id)
+    if build.status != Build.Status.QUEUED:
+        logger.info("build %s is %s already; not running it again", build.pk, build.status)
+        return
+    app = build.app
+    log = BuildLogWriter(get_redis(), build.pk, log_path(settings.PAAS_HOME, app.name, build.pk))
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING,
+                                             started_at=timezone.now())
+    status, message = Build.Status.FAILED, ""
+    try:
+        release = _build_and_release(build, log)
+        url = f"http://{app.name}.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/"
+        log(f"-----> Released {release.version}: {url}")
+        status = Build.Status.SUCCEEDED
+    except UserError as error:
+        message = str(error)
+        _record_failure(build, error.code, message)
+        log(f" !     {message}")
+    except Exception as error:
+        code = error.code if isinstance(error, PaasError) else "platform_error"
+        logger.exception("build %s failed on a platform error", build.pk)
+        message = f"paas could not finish this build ({code}); the operator can find details " \
+                  "in the worker log"
+        _record_failure(build, code, message)
+        log(f" !     {message}")
+    finally:
+        Build.objects.filter(pk=build.pk, status=Build.Status.RUNNING).update(
+            status=status, finished_at=timezone.now())
+        log.end(status, message)
+        get_engine().remove_image(_build_tag(build))
+
+
+def _build_tag(build: Build) -> str:
+    return f"{image_repository(build.app.name)}:build-{build.pk}"
+
+
+def _record_failure(build: Build, code: str, message: str) -> None:
+    Build.objects.filter(pk=build.pk).update(error_code=code, error_message=message)
+
+
+def _build_and_release(build: Build, log: BuildLogWriter):
+    app = build.app
+    log(f"-----> Building {app.name} from {build.short_sha} ({build.branch})")
+    scratch = Path(tempfile.mkdtemp(prefix="paas-build-"))
+    try:
+        with checkout(repo_path(app.name), build.commit_sha) as source_dir:
+            builder = detect_builder(source_dir, app.config)
+            log(f"-----> {builder.name} app detected")
+            Build.objects.filter(pk=build.pk).update(builder=builder.name)
+            job = BuildJob(
+                app=app.name, source_dir=source_dir, tag=_build_tag(build),
+                engine=get_engine(), log=log, timeout=settings.PAAS_BUILD_TIMEOUT,
+                ca_bundle=Path(settings.PAAS_BUILD_CA_BUNDLE),
+                stack_image=settings.PAAS_STACK_IMAGE, cache_id=cache_id(app),
+                config=dict(app.config), scratch_dir=scratch,
+            )
+            result = builder.build(job)
+            process_types = process_types_for(source_dir, result)
+            app_json = _read_app_json(source_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    Build.objects.filter(pk=build.pk).update(image_id=result.image_id)
+    types = ", ".join(sorted(process_types))
+    log(f"-----> Image built; process types: {types}")
+    release = create_release(app, result.image_id, app.config, process_types,
+                             f"Deploy {build.short_sha}", user=build.created_by, build=build,
+                             app_json=app_json)
+    log(f"-----> Deploying {release.version}")
+    deploy_release(release, log)
+    return release

@@ -1,0 +1,32 @@
+"""The two families of errors paas reports.
+
+UserError: the user can fix it (bad name, failing build, failing health check). Shown as is.
+PlatformError: something in paas or below it failed (Docker down, Redis down). Logged in full,
+shown as a short message.
+Both carry a stable ``code`` that the API, the CLI and the git receiver report.
+"""
+
+
+class PaasError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(PaasError):
+    code = "user_error"
+
+
+class PlatformError(PaasError):
+    code = "platform_error"
+
+
+class NotFound(UserError):
+    code = "not_found"

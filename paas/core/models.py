@@ -1,0 +1,210 @@
+"""The records paas keeps: apps, builds, releases, formations, domains and API tokens.
+
+Models hold data and small derived facts. Changes go through the services in ``paas.core``
+(create_app, start_build, create_release, set_config, scale, rollback), never through views or
+tasks directly.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+
+from paas.core.names import validate_app_name
+
+
+class App(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DEPLOYING = "deploying"
+        CRASHED = "crashed"
+        STOPPED = "stopped"
+
+    name = models.CharField(max_length=30, unique=True, validators=[validate_app_name])
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    collaborators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="collaborating_apps"
+    )
+    # The config the next release will snapshot. Running containers use their release's copy.
+    config = models.JSONField(default=dict, blank=True)
+    # Set by the runtime when a process type keeps crashing; cleared by a healthy deploy.
+    crashed_at = models.DateTimeField(null=True, blank=True)
+    crash_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def current_release(self) -> "Release | None":
+        return self.releases.filter(status=Release.Status.CURRENT).first()
+
+    @property
+    def status(self) -> str:
+        """What users see: derived from the releases, the formation and crash reports."""
+        if self.releases.filter(status=Release.Status.DEPLOYING).exists():
+            return self.Status.DEPLOYING
+        if self.crashed_at:
+            return self.Status.CRASHED
+        running = self.formations.filter(quantity__gt=0).exists()
+        if self.current_release and running:
+            return self.Status.RUNNING
+        return self.Status.STOPPED
+
+    def is_visible_to(self, user) -> bool:
+        if not user.is_authenticated:
+            return False
+        if user.is_superuser or self.owner_id == user.id:
+            return True
+        return self.collaborators.filter(pk=user.pk).exists()
+
+
+class Build(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="builds")
+    commit_sha = models.CharField(max_length=64)
+    branch = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    builder = models.CharField(max_length=64, blank=True, help_text="dockerfile or buildpack name")
+    image_id = models.CharField(max_length=80, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} build {self.pk} ({self.status})"
+
+    @property
+    def short_sha(self) -> str:
+        return self.commit_sha[:7]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Release(models.Model):
+    """An immutable deployable unit: image + config snapshot + process types.
+
+    Only ``status`` and ``failure_reason`` change after creation; a config change or a rollback
+    makes a new release.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DEPLOYING = "deploying"
+        CURRENT = "current"
+        SUPERSEDED = "superseded"
+        FAILED = "failed"
+
+    MUTABLE_FIELDS = frozenset({"status", "failure_reason"})
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="releases")
+    number = models.PositiveIntegerField()
+    image = models.CharField(max_length=255, help_text="paas/<app>:v<number>")
+    image_id = models.CharField(max_length=80)
+    config_snapshot = models.JSONField(default=dict, blank=True)
+    process_types = models.JSONField(default=dict, blank=True)
+    # The app.json of the release's code (health checks, formation defaults).
+    app_json = models.JSONField(default=dict, blank=True)
+    build = models.ForeignKey(
+        Build, null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
+    )
+    description = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "number"], name="unique_release_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} {self.version}"
+
+    @property
+    def version(self) -> str:
+        return f"v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
+                raise ValueError("releases are immutable: only status may change")
+        super().save(*args, **kwargs)
+
+
+class Formation(models.Model):
+    """How many containers of one process type an app should run."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="formations")
+    process_type = models.CharField(max_length=30)
+    quantity = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["process_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "process_type"], name="unique_formation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} {self.process_type}={self.quantity}"
+
+
+class Domain(models.Model):
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="domains")
+    hostname = models.CharField(max_length=253, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API and git. Only a hash is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100, default="default")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="first characters, to tell tokens apart")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.prefix}…"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,163 @@
+"""git smart HTTP at /git/<app>.git: ref advertisement, receive-pack (push), upload-pack (fetch).
+
+A push's response streams: the handler runs in a thread and its protocol output is relayed as it
+is written, so the build log reaches ``git push`` line by line while the request stays open.
+"""
+
+import gzip
+import io
+import logging
+import queue
+import threading
+
+from django.db import close_old_connections, connection
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from dulwich.protocol import ReceivableProtocol, pkt_line
+from dulwich.server import UploadPackHandler
+
+from paas.core.applications import get_app, get_or_create_app_for_push
+from paas.core.errors import UserError
+from paas.core.platform import repo_path
+from paas.git.auth import basic_auth_user, unauthorized
+from paas.git.receiver import DeployingReceivePackHandler, SingleRepoBackend, ensure_repository
+
+logger = logging.getLogger(__name__)
+
+SERVICES = ("git-receive-pack", "git-upload-pack")
+NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache"}
+
+
+def _advertisement_error(service: str, message: str) -> HttpResponse:
+    """An advertisement carrying ``ERR``: git prints "remote error: <message>" and stops."""
+    body = (pkt_line(f"# service={service}\n".encode()) + pkt_line(None)
+            + pkt_line(f"ERR {message}".encode()))
+    return HttpResponse(body, content_type=f"application/x-{service}-advertisement",
+                        headers=NO_CACHE)
+
+
+def _open_app(request: HttpRequest, app_name: str, service: str):
+    user = basic_auth_user(request)
+    if user is None:
+        return None, None
+    if service == "git-receive-pack":
+        app = get_or_create_app_for_push(app_name, user)
+        ensure_repository(repo_path(app.name))
+    else:
+        app = get_app(app_name, user)
+    return user, app
+
+
+@csrf_exempt
+@require_GET
+def info_refs(request: HttpRequest, app_name: str) -> HttpResponse:
+    service = request.GET.get("service", "")
+    if service not in SERVICES:
+        return HttpResponse("paas: only git's smart HTTP protocol is supported\n",
+                            status=403, content_type="text/plain")
+    try:
+        user, app = _open_app(request, app_name, service)
+    except UserError as error:
+        return _advertisement_error(service, str(error))
+    if user is None:
+        return unauthorized()
+    if not repo_path(app.name).exists():
+        return _advertisement_error(service, f"app {app.name} has no code yet")
+    output = io.BytesIO()
+    proto = ReceivableProtocol(io.BytesIO().read, output.write)
+    proto.write_pkt_line(f"# service={service}\n".encode())
+    proto.write_pkt_line(None)
+    backend = SingleRepoBackend(repo_path(app.name))
+    if service == "git-receive-pack":
+        handler = DeployingReceivePackHandler(backend, ["/"], proto, app=app, user=user,
+                                              stateless_rpc=True, advertise_refs=True)
+    else:
+        handler = UploadPackHandler(backend, ["/"], proto, stateless_rpc=True,
+                                    advertise_refs=True)
+    try:
+        handler.handle()
+    finally:
+        handler.repo.close()
+    return HttpResponse(output.getvalue(),
+                        content_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
+
+
+def _request_body(request: HttpRequest):
+    # Read the WSGI input directly: git sends large packs chunked, without Content-Length,
+    # and Django's request stream reads nothing without one. gunicorn decodes the chunks.
+    stream = request.META["wsgi.input"]
+    if request.META.get("HTTP_CONTENT_ENCODING") == "gzip":
+        stream = gzip.GzipFile(fileobj=stream)
+    return stream
+
+
+def _stream_handler(run) -> StreamingHttpResponse:
+    """Run ``run(write)`` in a thread and stream what it writes as the response body."""
+    chunks: queue.Queue[bytes | None] = queue.Queue()
+
+    def work() -> None:
+        close_old_connections()
+        try:
+            run(chunks.put)
+        except Exception:
+            logger.exception("git request failed")
+        finally:
+            chunks.put(None)
+            connection.close()
+
+    threading.Thread(target=work, name="git-handler", daemon=True).start()
+
+    def body():
+        while (chunk := chunks.get()) is not None:
+            yield chunk
+
+    return body()
+
+
+@csrf_exempt
+@require_POST
+def receive_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+    try:
+        user, app = _open_app(request, app_name, "git-receive-pack")
+    except UserError as error:
+        return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
+    if user is None:
+        return unauthorized()
+    body = _request_body(request)
+
+    def run(write) -> None:
+        proto = ReceivableProtocol(body.read, write)
+        handler = DeployingReceivePackHandler(
+            SingleRepoBackend(repo_path(app.name)), ["/"], proto, app=app, user=user,
+            stateless_rpc=True)
+        handler.handle()
+
+    return StreamingHttpResponse(_stream_handler(run),
+                                 content_type="application/x-git-receive-pack-result",
+                                 headers=NO_CACHE)
+
+
+@csrf_exempt
+@require_POST
+def upload_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+    try:
+        user, app = _open_app(request, app_name, "git-upload-pack")
+    except UserError as error:
+        return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
+    if user is None:
+        return unauthorized()
+    body = _request_body(request)
+
+    def run(write) -> None:
+        proto = ReceivableProtocol(body.read, write)
+        handler = UploadPackHandler(SingleRepoBackend(repo_path(app.name)), ["/"], proto,
+                                    stateless_rpc=True)
+        try:
+            handler.handle()
+        finally:
+            handler.repo.close()
+
+    return StreamingHttpResponse(_stream_handler(run),
+                                 content_type="application/x-git-upload-pack-result",
+                                 headers=NO_CACHE)

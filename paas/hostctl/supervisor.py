@@ -1,0 +1,127 @@
+"""The supervisord configuration that keeps the control plane running in host mode.
+
+Every control-plane process (Redis, gunicorn, the Celery worker and beat, nginx) runs under
+supervisord with autorestart, so a crashed process comes back.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    home: Path
+    project_dir: Path
+    control_port: int
+    router_port: int
+    bind_address: str
+    redis_url: str
+    worker_concurrency: int
+    nginx_binary: str
+    env: dict[str, str]
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / "supervisord.conf"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.run_dir / "supervisord.pid"
+
+    def local_redis_port(self) -> int | None:
+        """The port of the Redis paas should run itself, or None if REDIS_URL is remote."""
+        url = urlparse(self.redis_url)
+        if url.hostname in ("127.0.0.1", "localhost"):
+            return url.port or 6379
+        return None
+
+
+def _quote(value: str) -> str:
+    # supervisord's environment= syntax: KEY="value",... with % doubled.
+    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+
+def render(stack: StackSettings) -> str:
+    python = sys.executable
+    bin_dir = Path(python).parent
+    environment = ",".join(f"{key}={_quote(value)}" for key, value in sorted(stack.env.items()))
+    programs: dict[str, str] = {}
+    redis_port = stack.local_redis_port()
+    if redis_port is not None:
+        (stack.home / "redis").mkdir(parents=True, exist_ok=True)
+        programs["redis"] = (
+            f"/usr/bin/redis-server --bind 127.0.0.1 --port {redis_port} "
+            f"--dir {stack.home / 'redis'} --appendonly yes --save '' --daemonize no"
+        )
+    programs["web"] = (
+        f"{bin_dir / 'gunicorn'} paas.wsgi:application "
+        f"--bind {stack.bind_address}:{stack.control_port} "
+        # gthread: a push holds its request open for the whole build while the worker's
+        # main loop keeps heart-beating, so a long build never trips the timeout.
+        "--worker-class gthread --workers 2 --threads 16 --timeout 120 "
+        "--graceful-timeout 30 --access-logfile -"
+    )
+    programs["worker"] = (
+        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO "
+        f"--concurrency {stack.worker_concurrency} -O fair --hostname worker@%(host_node_name)s"
+    )
+    programs["beat"] = (
+        f"{bin_dir / 'celery'} -A paas beat --loglevel INFO "
+        f"--schedule {stack.run_dir / 'celerybeat-schedule'}"
+    )
+    programs["router"] = (
+        f"{stack.nginx_binary} -e {stack.log_dir / 'nginx-error.log'} "
+        f"-c {stack.home / 'nginx' / 'nginx.conf'} -g 'daemon off;'"
+    )
+    sections = [
+        "[unix_http_server]",
+        f"file={stack.socket_path}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={stack.log_dir / 'supervisord.log'}",
+        f"pidfile={stack.pid_path}",
+        f"directory={stack.project_dir}",
+        "nodaemon=false",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{stack.socket_path}",
+        "",
+    ]
+    for name, command in programs.items():
+        sections += [
+            f"[program:{name}]",
+            f"command={command}",
+            f"directory={stack.project_dir}",
+            f"environment={environment}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=2",
+            "startretries=10",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopwaitsecs=30",
+            "redirect_stderr=true",
+            f"stdout_logfile={stack.log_dir / (name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=3",
+            "",
+        ]
+    return "\n".join(sections)
