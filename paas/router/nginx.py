@@ -11,9 +11,12 @@ place; only if ``nginx -t`` passes does it replace the live file and nginx reloa
 """
 
 import fcntl
+import hashlib
+import http.client
 import logging
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +74,8 @@ APP_SERVER = """\
 {upstream}server {{
     listen {port};
     server_name {hostnames};
+    # Which configuration answered: lets paas see when a reload has taken effect.
+    add_header X-Paas-Route "{generation}" always;
 {body}}}
 """
 
@@ -117,6 +122,13 @@ class Router:
         )
 
     def render_app(self, route: AppRoute) -> str:
+        return self._render_app(route, self.generation(route))
+
+    @staticmethod
+    def generation(route: AppRoute) -> str:
+        return hashlib.sha256(repr(route).encode()).hexdigest()[:12]
+
+    def _render_app(self, route: AppRoute, generation: str) -> str:
         upstream_name = f"paas_app_{route.app.replace('-', '_')}"
         if route.ports:
             servers = "".join(f"    server 127.0.0.1:{port};\n" for port in route.ports)
@@ -127,7 +139,7 @@ class Router:
             body = NO_PROCESSES_BODY.format(app=route.app)
         return APP_SERVER.format(
             app=route.app, upstream=upstream, port=self.port,
-            hostnames=" ".join(route.hostnames), body=body,
+            hostnames=" ".join(route.hostnames), body=body, generation=generation,
         )
 
     # --- applying ----------------------------------------------------------------------------
@@ -138,9 +150,34 @@ class Router:
             directory.mkdir(parents=True, exist_ok=True)
         self.main_config.write_text(self.render_main(self.apps_dir))
 
-    def set_route(self, route: AppRoute) -> None:
-        """Serve ``route``: validate the whole configuration with it, then apply and reload."""
+    def set_route(self, route: AppRoute, settle_timeout: float = 15.0) -> None:
+        """Serve ``route``: validate the whole configuration with it, apply, reload, and wait
+        until nginx answers for the app with the new configuration."""
         self.apply({route.app: self.render_app(route)})
+        if (self.run_dir / "nginx.pid").exists():
+            self.wait_until_serving(route, settle_timeout)
+
+    def wait_until_serving(self, route: AppRoute, timeout: float) -> bool:
+        """Poll the router until its answer for ``route`` carries the route's generation.
+
+        A reload is asynchronous (nginx starts new workers after the signal); without this,
+        a deploy could report success while old workers still route to the old containers.
+        """
+        expected = self.generation(route)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                connection.request("HEAD", "/", headers={"Host": route.hostnames[0]})
+                if connection.getresponse().getheader("X-Paas-Route") == expected:
+                    return True
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.1)
+        logger.warning("router did not pick up the new route of %s in %ss", route.app, timeout)
+        return False
 
     def remove_route(self, app: str) -> None:
         self.apply({app: None})

@@ -1,0 +1,185 @@
+"""A real paas stack for end-to-end tests: its own PAAS_HOME, ports and Redis, sharing dockerd.
+
+``Stack.start()`` runs ``python -m paas.hostctl up`` exactly as ``make up`` does; tests push
+with the real ``git`` client and talk HTTP to the real router.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+APPS_DIR = PROJECT_DIR / "tests" / "apps"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique_app_name(prefix: str) -> str:
+    """App names unique per run, so parallel stacks on one dockerd never collide."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    body: str
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Stack:
+    home: Path
+    control_port: int
+    router_port: int
+    redis_port: int
+    extra_env: dict = field(default_factory=dict)
+    username: str = ""
+    token: str = ""
+    password: str = ""
+    apps: set = field(default_factory=set)
+
+    @classmethod
+    def create(cls, **extra_env: str) -> "Stack":
+        # Short path: supervisord's unix socket path must stay under 108 bytes.
+        home = Path(tempfile.mkdtemp(prefix="paas-e2e-", dir="/tmp"))
+        return cls(home=home, control_port=free_port(), router_port=free_port(),
+                   redis_port=free_port(), extra_env=extra_env)
+
+    @property
+    def env(self) -> dict:
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("PAAS_", "DJANGO_", "REDIS_URL", "DATABASE_URL"))}
+        env.update({
+            "PAAS_HOME": str(self.home),
+            "PAAS_CONTROL_PORT": str(self.control_port),
+            "PAAS_ROUTER_PORT": str(self.router_port),
+            "PAAS_BIND_ADDRESS": "127.0.0.1",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "PAAS_DRAIN_SECONDS": "2",
+            "PAAS_RECONCILE_INTERVAL": "10",
+            "DJANGO_SETTINGS_MODULE": "paas.settings",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def hostctl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "paas.hostctl", *args], cwd=PROJECT_DIR,
+                              env=self.env, capture_output=True, text=True, timeout=900)
+
+    def start(self) -> "Stack":
+        result = self.hostctl("up")
+        if result.returncode != 0:
+            raise RuntimeError(f"hostctl up failed:\n{result.stdout}\n{result.stderr}\n"
+                               f"{self.logs()}")
+        credentials = json.loads((self.home / "credentials.json").read_text())
+        self.username = credentials["username"]
+        self.token = credentials["token"]
+        self.password = credentials["password"]
+        return self
+
+    def stop(self) -> None:
+        self.hostctl("down", "--remove-apps")
+        for app in self.apps:
+            images = subprocess.run(["docker", "image", "ls", "--format",
+                                     "{{.Repository}}:{{.Tag}}", f"paas/{app}"],
+                                    capture_output=True, text=True).stdout.split()
+            if images:
+                subprocess.run(["docker", "image", "rm", "-f", *images], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def logs(self) -> str:
+        out = []
+        for path in sorted((self.home / "logs").glob("*.log")):
+            out.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace")
+                                                         .splitlines()[-40:]))
+        return "\n".join(out)
+
+    # --- git -----------------------------------------------------------------------------
+
+    def remote(self, app: str, token: str | None = None, username: str | None = None) -> str:
+        user = username or self.username
+        return (f"http://{user}:{token or self.token}@127.0.0.1:{self.control_port}"
+                f"/git/{app}.git")
+
+    def checkout(self, sample: str, workdir: Path) -> Path:
+        """A git work tree holding tests/apps/<sample>, committed on main."""
+        repo = workdir / sample
+        shutil.copytree(APPS_DIR / sample, repo)
+        git(repo, "init", "-q", "-b", "main")
+        commit_all(repo, f"{sample} initial")
+        return repo
+
+    def push(self, repo: Path, app: str, ref: str = "main", token: str | None = None,
+             username: str | None = None) -> subprocess.CompletedProcess:
+        self.apps.add(app)
+        return subprocess.run(
+            ["git", "push", self.remote(app, token, username), ref],
+            cwd=repo, capture_output=True, text=True, timeout=1200,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+
+    def server_ref(self, app: str, branch: str = "main") -> str | None:
+        """The commit the server's branch points at, read straight from its repository."""
+        result = subprocess.run(
+            ["git", "--git-dir", str(self.home / "repos" / f"{app}.git"), "rev-parse",
+             "--verify", "--quiet", f"refs/heads/{branch}"],
+            capture_output=True, text=True)
+        return result.stdout.strip() or None
+
+    # --- http ----------------------------------------------------------------------------
+
+    def get(self, app: str, path: str = "/", timeout: float = 10) -> HttpAnswer:
+        """GET through the router with Host: <app>.localhost."""
+        return http_get(f"http://127.0.0.1:{self.router_port}{path}",
+                        host=f"{app}.localhost", timeout=timeout)
+
+    def wait_for_answer(self, app: str, expected: str, attempts: int = 60) -> HttpAnswer:
+        """Poll the router until the app's body contains ``expected`` (bounded attempts)."""
+        answer = HttpAnswer(0, "")
+        for _ in range(attempts):
+            answer = self.get(app)
+            if answer.status == 200 and expected in answer.body:
+                return answer
+            time.sleep(1)
+        return answer
+
+
+def http_get(url: str, host: str | None = None, timeout: float = 10,
+             headers: dict | None = None) -> HttpAnswer:
+    request = urllib.request.Request(url, headers={**({"Host": host} if host else {}),
+                                                   **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return HttpAnswer(response.status, response.read().decode("utf-8", "replace"),
+                              dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return HttpAnswer(error.code, error.read().decode("utf-8", "replace"),
+                          dict(error.headers))
+    except OSError as error:
+        return HttpAnswer(0, str(error))
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=paas tests", "-c", "user.email=tests@paas.invalid",
+        "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
