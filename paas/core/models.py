@@ -147,16 +147,16 @@ class Release(models.Model):
     def __str__(self) -> str:
         return f"{self.app.name} {self.version}"
 
-    @property
-    def version(self) -> str:
-        return f"v{self.number}"
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
             update_fields = kwargs.get("update_fields")
             if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
                 raise ValueError("releases are immutable: only status may change")
         super().save(*args, **kwargs)
+
+    @property
+    def version(self) -> str:
+        return f"v{self.number}"
 
 
 class Formation(models.Model):
