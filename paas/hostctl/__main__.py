@@ -132,6 +132,17 @@ def ensure_database_and_admin(home: Path) -> dict:
             "new": False}
 
 
+def prepare(args) -> None:
+    """dockerd running and the stack image built: what both ``up`` and the tests need."""
+    _setup_django()
+    from django.conf import settings
+
+    for subdir in ("run", "logs"):
+        (settings.PAAS_HOME / subdir).mkdir(parents=True, exist_ok=True)
+    ensure_dockerd(settings.PAAS_HOME)
+    ensure_stack_image()
+
+
 def up(args) -> None:
     _setup_django()
     from django.conf import settings
@@ -233,8 +244,9 @@ def main() -> None:
     down_parser.add_argument("--stop-docker", action="store_true",
                              help="also stop dockerd if paas started it")
     commands.add_parser("status", help="show the control plane's processes")
+    commands.add_parser("prepare", help="start dockerd if needed and build the stack image")
     args = parser.parse_args()
-    {"up": up, "down": down, "status": status}[args.command](args)
+    {"up": up, "down": down, "status": status, "prepare": prepare}[args.command](args)
 
 
 if __name__ == "__main__":

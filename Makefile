@@ -1,0 +1,52 @@
+# paas on a Debian 12 host, as root. Every target is idempotent.
+#   make up      install what is missing, start the control plane, print how to use it
+#   make down    stop what `make up` started
+#   make status  show the control plane's processes
+#   make test    install what the suite needs and run it (unit + end-to-end)
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# chromium: the dashboard's browser tests; wrk: the zero-downtime load test.
+APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
+	python3 python3-venv chromium wrk
+
+.PHONY: up down status test lint system-deps venv prepare
+
+system-deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+# dockerd running and the stack image built (debootstrap, no registry needed).
+prepare: system-deps venv
+	$(PY) -m paas.hostctl prepare
+
+up: prepare
+	$(PY) -m paas.hostctl up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m paas.hostctl down --stop-docker; fi
+
+status:
+	$(PY) -m paas.hostctl status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: prepare lint
+	$(VENV)/bin/pytest
