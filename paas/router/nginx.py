@@ -124,8 +124,8 @@ class Router:
 
     def render_main(self, apps_dir: Path, pid_file: Path | None = None) -> str:
         return MAIN_CONFIG.format(
-            pid_file=pid_file or self.pid_file, log_dir=self.log_dir, tmp_dir=self.nginx_dir / "tmp",
-            port=self.port, apps_dir=apps_dir,
+            pid_file=pid_file or self.pid_file, log_dir=self.log_dir,
+            tmp_dir=self.nginx_dir / "tmp", port=self.port, apps_dir=apps_dir,
         )
 
     def render_app(self, route: AppRoute) -> str:
