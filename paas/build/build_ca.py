@@ -84,6 +84,14 @@ def _parse_exec_form(body: str) -> list[str] | None:
     return None
 
 
+def hide_build_ca(line: str) -> str:
+    """``line`` of build output without the CA plumbing ``add_build_ca`` put into RUN steps,
+    so users see their own commands."""
+    exports = f"export {' '.join(ca_env_assignments())}; "
+    env_prefix = " ".join(["env", *ca_env_assignments()]) + " "
+    return line.replace(f"{MOUNT_FLAG} ", "").replace(exports, "").replace(env_prefix, "")
+
+
 def add_build_ca(dockerfile_text: str) -> str:
     """Return the Dockerfile with every RUN step given the build CA bundle."""
     return "".join(_rewrite_run(instruction) for instruction in _logical_lines(dockerfile_text))

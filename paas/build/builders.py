@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from paas.build.build_ca import SECRET_ID, add_build_ca
+from paas.build.build_ca import SECRET_ID, add_build_ca, hide_build_ca
 from paas.build.procfile import parse_procfile
 from paas.core.errors import UserError
 from paas.runtime.docker_engine import DockerEngine
@@ -62,7 +62,7 @@ class DockerfileBuilder:
         dockerfile = scratch / "Dockerfile.paas"
         dockerfile.write_text(add_build_ca(original))
         image_id = job.engine.build_image(
-            job.source_dir, job.tag, job.log, job.timeout,
+            job.source_dir, job.tag, lambda line: job.log(hide_build_ca(line)), job.timeout,
             dockerfile=dockerfile, secrets={SECRET_ID: job.ca_bundle},
         )
         return BuildResult(image_id=image_id, default_process_types={"web": None})

@@ -1,6 +1,6 @@
 import json
 
-from paas.build.build_ca import MOUNT_FLAG, MOUNT_TARGET, add_build_ca
+from paas.build.build_ca import MOUNT_FLAG, MOUNT_TARGET, add_build_ca, hide_build_ca
 
 
 def test_it_mounts_the_ca_into_shell_form_run_steps():
@@ -31,3 +31,8 @@ def test_it_keeps_continuation_lines_and_existing_flags():
 def test_it_leaves_other_instructions_and_comments_alone():
     source = "# RUN not me\nFROM base\nCOPY . /app\nCMD [\"python\"]\n"
     assert add_build_ca(source) == source
+
+
+def test_build_output_shows_the_users_own_command():
+    rewritten = add_build_ca("FROM base\nRUN pip install flask\n").splitlines()[1]
+    assert hide_build_ca(f"#5 [2/3] {rewritten}") == "#5 [2/3] RUN pip install flask"
