@@ -4,6 +4,7 @@ Detection order is fixed: a ``Dockerfile`` wins; otherwise the buildpacks in ``B
 are asked in turn (see ``paas.build.buildpacks``). The first that accepts the tree builds it.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,20 @@ class Builder(Protocol):
     def build(self, job: BuildJob) -> BuildResult: ...
 
 
+# BuildKit's plain progress prints each step's cache key on a line of its own: noise to users.
+_STEP_DIGEST_LINE = re.compile(r"^#\d+ sha256:[0-9a-f]{64}$")
+
+
+def user_build_output(log: Callable[[str], None]) -> Callable[[str], None]:
+    """Wrap ``log`` so users see their build steps without paas's plumbing or digests."""
+
+    def write(line: str) -> None:
+        if not _STEP_DIGEST_LINE.match(line):
+            log(hide_build_ca(line))
+
+    return write
+
+
 class DockerfileBuilder:
     """Builds the tree's own Dockerfile with BuildKit, giving RUN steps the build CA bundle."""
 
@@ -62,7 +77,7 @@ class DockerfileBuilder:
         dockerfile = scratch / "Dockerfile.paas"
         dockerfile.write_text(add_build_ca(original))
         image_id = job.engine.build_image(
-            job.source_dir, job.tag, lambda line: job.log(hide_build_ca(line)), job.timeout,
+            job.source_dir, job.tag, user_build_output(job.log), job.timeout,
             dockerfile=dockerfile, secrets={SECRET_ID: job.ca_bundle},
         )
         return BuildResult(image_id=image_id, default_process_types={"web": None})
