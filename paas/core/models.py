@@ -165,6 +165,10 @@ class Formation(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="formations")
     process_type = models.CharField(max_length=30)
     quantity = models.PositiveIntegerField(default=0)
+    # Per-container limits of this process type; empty/None means no limit. Changing them
+    # replaces the containers without a new release (they are not part of the code or config).
+    memory_limit = models.CharField(max_length=16, blank=True, help_text="e.g. 256m, 1g")
+    cpu_limit = models.FloatField(null=True, blank=True, help_text="CPUs, e.g. 0.5")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -175,6 +179,32 @@ class Formation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app.name} {self.process_type}={self.quantity}"
+
+
+class Volume(models.Model):
+    """A persistent Docker volume mounted into every container of an app at ``mount_path``.
+
+    It outlives containers and releases; only removing it (or the app) deletes its data.
+    """
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="volumes")
+    name = models.CharField(max_length=30)
+    mount_path = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "name"], name="unique_volume_name"),
+            models.UniqueConstraint(fields=["app", "mount_path"], name="unique_volume_mount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} {self.name}:{self.mount_path}"
+
+    @property
+    def docker_name(self) -> str:
+        return f"paas-{self.app.name}-{self.name}"
 
 
 class Domain(models.Model):
