@@ -13,7 +13,7 @@ from typing import Protocol
 from paas.build.build_ca import SECRET_ID, add_build_ca, hide_build_ca
 from paas.build.procfile import parse_procfile
 from paas.core.errors import UserError
-from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.docker_engine import BuildFailed, DockerEngine
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,13 @@ class DockerfileBuilder:
         scratch = job.scratch_dir or job.source_dir.parent
         dockerfile = scratch / "Dockerfile.paas"
         dockerfile.write_text(add_build_ca(original))
-        image_id = job.engine.build_image(
-            job.source_dir, job.tag, user_build_output(job.log), job.timeout,
-            dockerfile=dockerfile, secrets={SECRET_ID: job.ca_bundle},
-        )
+        try:
+            image_id = job.engine.build_image(
+                job.source_dir, job.tag, user_build_output(job.log), job.timeout,
+                dockerfile=dockerfile, secrets={SECRET_ID: job.ca_bundle},
+            )
+        except BuildFailed as error:
+            raise BuildFailed(hide_build_ca(str(error))) from None
         return BuildResult(image_id=image_id, default_process_types={"web": None})
 
 

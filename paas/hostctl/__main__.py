@@ -163,7 +163,8 @@ def up(args) -> None:
     if _supervisord_running(stack):
         _supervisorctl(stack, "reread")
         _supervisorctl(stack, "update")
-        _supervisorctl(stack, "start", "all", check=False)
+        # Pick up new code and settings: `make up` again is how an operator upgrades.
+        _supervisorctl(stack, "restart", "all", check=False)
     else:
         subprocess.run([str(Path(sys.executable).parent / "supervisord"), "-c",
                         str(stack.config_path)], check=True)
