@@ -179,12 +179,17 @@ def up(args) -> None:
 
 
 def _print_summary(stack, domain: str, credentials: dict) -> None:
-    user, token = credentials["username"], credentials["token"]
+    user = credentials["username"]
     print()
     print(f"paas is up (PAAS_HOME={stack.home})")
     print(f"  dashboard:  http://localhost:{stack.control_port}/")
-    print(f"  admin:      user {user!r}, password {credentials['password']!r}")
-    print(f"  API token:  {token}")
+    if credentials["new"]:
+        # Shown once; afterwards only the 0600 file has them.
+        print(f"  admin:      user {user!r}, password {credentials['password']!r}")
+        print(f"  API token:  {credentials['token']}")
+    else:
+        print(f"  admin:      user {user!r}; password and API token are in "
+              f"{stack.home / 'credentials.json'}")
     print(f"  git remote: http://{user}:<token>@localhost:{stack.control_port}/git/<app>.git")
     print(f"  apps at:    http://<app>.{domain}:{stack.router_port}/")
     if credentials["new"]:
