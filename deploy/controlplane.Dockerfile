@@ -1,0 +1,19 @@
+# The paas control plane as an image, for docker-compose.yml. Built on the paas stack image
+# (no registry needed): `make prepare` builds paas/stack:bookworm first.
+FROM paas/stack:bookworm
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends docker.io nginx redis-server \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/paas
+COPY pyproject.toml README.md ./
+COPY paas ./paas
+COPY webui ./webui
+COPY worker ./worker
+COPY buildpacks ./buildpacks
+COPY manage.py ./
+RUN python3 -m venv /opt/paas/.venv && /opt/paas/.venv/bin/pip install --no-cache-dir .
+ENV PATH=/opt/paas/.venv/bin:$PATH \
+    DJANGO_SETTINGS_MODULE=paas.settings \
+    PAAS_HOME=/var/lib/paas
