@@ -64,6 +64,13 @@ def _supervisord_running(stack) -> bool:
     return True
 
 
+def _all_running(stack) -> bool:
+    """True once supervisord reports every program RUNNING (past its start-up grace)."""
+    lines = _supervisorctl(stack, "status", check=False).stdout.splitlines()
+    states = [line.split()[1] for line in lines if len(line.split()) > 1]
+    return bool(states) and all(state == "RUNNING" for state in states)
+
+
 def _wait(what: str, ready, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -168,6 +175,7 @@ def up(args) -> None:
     else:
         subprocess.run([str(Path(sys.executable).parent / "supervisord"), "-c",
                         str(stack.config_path)], check=True)
+    _wait("every service", lambda: _all_running(stack))
     control = f"http://127.0.0.1:{stack.control_port}/"
     _wait("the control plane", lambda: _http_ok(control))
     _wait("the router", lambda: _http_ok(f"http://127.0.0.1:{stack.router_port}/"))
