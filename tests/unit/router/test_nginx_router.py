@@ -3,6 +3,7 @@ import pytest
 from paas.core.errors import PlatformError
 from paas.router.nginx import AppRoute, Router
 
+
 @pytest.fixture
 def router(tmp_path):
     router = Router(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
