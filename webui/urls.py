@@ -1,7 +1,32 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webui import views
 
+app_name = "webui"
+
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="webui/login.html",
+                                                redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.app_list, name="app-list"),
+    path("apps/new", views.app_create, name="app-create"),
+    path("apps/<str:name>/", views.app_detail, name="app"),
+    path("apps/<str:name>/instances", views.app_instances, name="instances"),
+    path("apps/<str:name>/config/set", views.config_set, name="config-set"),
+    path("apps/<str:name>/config/unset", views.config_unset, name="config-unset"),
+    path("apps/<str:name>/scale", views.scale, name="scale"),
+    path("apps/<str:name>/rollback", views.rollback, name="rollback"),
+    path("apps/<str:name>/domains/add", views.domain_add, name="domain-add"),
+    path("apps/<str:name>/domains/remove", views.domain_remove, name="domain-remove"),
+    path("apps/<str:name>/collaborators/add", views.collaborator_add, name="collaborator-add"),
+    path("apps/<str:name>/collaborators/remove", views.collaborator_remove,
+         name="collaborator-remove"),
+    path("apps/<str:name>/destroy", views.app_destroy, name="destroy"),
+    path("apps/<str:name>/builds/<int:build_id>/", views.build_detail, name="build"),
+    path("apps/<str:name>/builds/<int:build_id>/stream", views.build_log_stream,
+         name="build-stream"),
+    path("apps/<str:name>/logs/", views.app_logs, name="logs"),
+    path("apps/<str:name>/logs/stream", views.app_log_stream, name="logs-stream"),
 ]

@@ -1,5 +1,307 @@
-from django.http import HttpRequest, HttpResponse
+"""The dashboard: apps, config, scaling, releases, builds with live logs, domains.
+
+Views find apps through ``get_app`` (outsiders get 404) and change things only through
+``paas.core`` services. Every change is a POST (CSRF-checked by Django's middleware) that
+redirects back to the app page with a message, so a reload never repeats an action.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from paas.api.logstreams import app_log_lines, build_log_lines
+from paas.core import applications, formation, releases
+from paas.core.errors import NotFound, PaasError, PlatformError, UserError
+from paas.core.models import App, Build
+
+logger = logging.getLogger(__name__)
+
+RELEASES_SHOWN = 20
+BUILDS_SHOWN = 10
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("paas control plane\n", content_type="text/plain")
+def _app_or_404(name: str, user) -> App:
+    try:
+        return applications.get_app(name, user)
+    except (NotFound, UserError):  # an invalid name is "not found" too: no hints
+        raise Http404("no such app") from None
+
+
+def _app_page(app: App, anchor: str = "") -> HttpResponseRedirect:
+    return redirect(reverse("webui:app", args=[app.name]) + (f"#{anchor}" if anchor else ""))
+
+
+def _run_action(request: HttpRequest, action: Callable[[], object], success: str) -> bool:
+    """Call a service; report the outcome as a message. Returns whether it succeeded."""
+    try:
+        action()
+    except PlatformError as error:
+        logger.exception("dashboard action failed")
+        messages.error(request, f"paas could not do that right now ({error.code}): {error}")
+        return False
+    except PaasError as error:
+        messages.error(request, str(error))
+        return False
+    messages.success(request, success)
+    return True
+
+
+# --- apps list -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def app_list(request: HttpRequest) -> HttpResponse:
+    summaries = applications.app_summaries(request.user)
+    return render(request, "webui/app_list.html", {"summaries": summaries})
+
+
+@login_required
+@require_POST
+def app_create(request: HttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "").strip()
+    try:
+        app = applications.create_app(name, request.user)
+    except PaasError as error:
+        messages.error(request, str(error))
+        return redirect("webui:app-list")
+    messages.success(request, f"Created {app.name}. Push to its git remote to deploy it.")
+    return _app_page(app)
+
+
+# --- app page ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def app_detail(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    context = {
+        "app": app,
+        "summary": applications.app_summary(app),
+        "can_administer": applications.can_administer(app, request.user),
+        "git_remote": request.build_absolute_uri(f"/git/{app.name}.git"),
+        "config": sorted(app.config.items()),
+        "formations": list(app.formations.all()),
+        "releases": list(app.releases.select_related("created_by", "build")[:RELEASES_SHOWN]),
+        "builds": list(app.builds.select_related("created_by")[:BUILDS_SHOWN]),
+        "domains": list(app.domains.all()),
+        "collaborators": list(app.collaborators.order_by("username")),
+    }
+    context.update(_instances_context(app))
+    return render(request, "webui/app_detail.html", context)
+
+
+def _instances_context(app: App) -> dict:
+    try:
+        return {"instances": applications.app_instances(app), "instances_error": ""}
+    except PlatformError as error:
+        return {"instances": [], "instances_error": str(error)}
+
+
+@login_required
+@require_GET
+def app_instances(request: HttpRequest, name: str) -> HttpResponse:
+    """The live instances panel, polled by the app page."""
+    app = _app_or_404(name, request.user)
+    context = {"app": app, "summary": applications.app_summary(app),
+               "formations": list(app.formations.all()), **_instances_context(app)}
+    return render(request, "webui/_instances.html", context)
+
+
+@login_required
+@require_POST
+def config_set(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    key = request.POST.get("key", "").strip()
+    value = request.POST.get("value", "")
+    _run_action(
+        request, lambda: releases.set_config(app, {key: value}, [], user=request.user),
+        f"Set {key} and restarted {app.name}.")
+    return _app_page(app, "config")
+
+
+@login_required
+@require_POST
+def config_unset(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    key = request.POST.get("key", "")
+    _run_action(request, lambda: releases.set_config(app, {}, [key], user=request.user),
+                f"Removed {key} and restarted {app.name}.")
+    return _app_page(app, "config")
+
+
+@login_required
+@require_POST
+def scale(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    quantities: dict[str, int] = {}
+    for field, raw in request.POST.items():
+        if not field.startswith("qty-"):
+            continue
+        try:
+            quantities[field.removeprefix("qty-")] = int(raw)
+        except ValueError:
+            messages.error(request, f"{raw!r} is not a number of instances")
+            return _app_page(app, "processes")
+    summary = ", ".join(f"{ptype}={n}" for ptype, n in sorted(quantities.items()))
+    _run_action(request, lambda: formation.scale(app, quantities), f"Scaled to {summary}.")
+    return _app_page(app, "processes")
+
+
+@login_required
+@require_POST
+def rollback(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        raise Http404("no such release") from None
+    _run_action(request, lambda: releases.rollback(app, version, user=request.user),
+                f"Rolled back to v{version}.")
+    return _app_page(app, "releases")
+
+
+@login_required
+@require_POST
+def domain_add(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    hostname = request.POST.get("hostname", "").strip()
+    if _run_action(request, lambda: applications.add_domain(app, hostname),
+                   f"Added {hostname}."):
+        _reconverge(app)
+    return _app_page(app, "domains")
+
+
+@login_required
+@require_POST
+def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    hostname = request.POST.get("hostname", "")
+    if _run_action(request, lambda: applications.remove_domain(app, hostname),
+                   f"Removed {hostname}."):
+        _reconverge(app)
+    return _app_page(app, "domains")
+
+
+def _reconverge(app: App) -> None:
+    from paas.core.reconcile import reconcile_app
+
+    reconcile_app(app)
+
+
+@login_required
+@require_POST
+def collaborator_add(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    if not applications.can_administer(app, request.user):
+        raise Http404("no such app")
+    username = request.POST.get("username", "").strip()
+    _run_action(request, lambda: applications.add_collaborator(app, username),
+                f"{username} can now change {app.name}.")
+    return _app_page(app, "access")
+
+
+@login_required
+@require_POST
+def collaborator_remove(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    if not applications.can_administer(app, request.user):
+        raise Http404("no such app")
+    username = request.POST.get("username", "")
+    _run_action(request, lambda: applications.remove_collaborator(app, username),
+                f"Removed {username}.")
+    return _app_page(app, "access")
+
+
+@login_required
+@require_POST
+def app_destroy(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    if not applications.can_administer(app, request.user):
+        raise Http404("no such app")
+    if request.POST.get("confirm", "") != app.name:
+        messages.error(request, f"Type {app.name} to confirm destroying it.")
+        return _app_page(app, "danger")
+    if _run_action(request, lambda: applications.destroy_app(app), f"Destroyed {name}."):
+        return redirect("webui:app-list")
+    return _app_page(app, "danger")
+
+
+# --- builds and logs -----------------------------------------------------------------------
+
+
+def _build_or_404(app: App, build_id: int) -> Build:
+    build = app.builds.select_related("app", "created_by").filter(pk=build_id).first()
+    if build is None:
+        raise Http404("no such build")
+    return build
+
+
+@login_required
+@require_GET
+def build_detail(request: HttpRequest, name: str, build_id: int) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    build = _build_or_404(app, build_id)
+    return render(request, "webui/build_detail.html", {"app": app, "build": build})
+
+
+def _sse(lines: Iterator[str | None], end_event: Callable[[], str]) -> StreamingHttpResponse:
+    """Server-Sent Events: one ``data:`` per line, a comment as keep-alive, then ``end``."""
+
+    def events() -> Iterator[str]:
+        yield "retry: 3000\n\n"
+        for line in lines:
+            if line is None:
+                yield ": keep-alive\n\n"
+            else:
+                yield f"data: {json.dumps(line)}\n\n"
+        yield f"event: end\ndata: {json.dumps(end_event())}\n\n"
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@login_required
+@require_GET
+def build_log_stream(request: HttpRequest, name: str, build_id: int) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    build = _build_or_404(app, build_id)
+
+    def final_status() -> str:
+        return Build.objects.filter(pk=build.pk).values_list("status", flat=True).first() or ""
+
+    return _sse(build_log_lines(build), final_status)
+
+
+@login_required
+@require_GET
+def app_logs(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    return render(request, "webui/app_logs.html", {"app": app})
+
+
+@login_required
+@require_GET
+def app_log_stream(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    try:
+        lines = app_log_lines(app, tail=200, follow_logs=True)
+    except (ImportError, PaasError) as error:
+        return _sse(iter([f"logs are not available: {error}"]), lambda: "unavailable")
+    return _sse(lines, lambda: "ended")

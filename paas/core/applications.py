@@ -1,11 +1,18 @@
 """Creating, finding and destroying apps, and who may see them."""
 
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from paas.core.errors import NotFound, UserError
-from paas.core.models import App, Domain, Formation
+from paas.core.models import App, Domain, Formation, Release
 from paas.core.names import validate_app_name, validate_hostname
+from paas.core.platform import get_engine, get_runtime, repo_path
 
 
 def create_app(name: str, owner) -> App:
@@ -61,3 +68,130 @@ def add_domain(app: App, hostname: str) -> Domain:
         return Domain.objects.create(app=app, hostname=hostname)
     except IntegrityError:
         raise UserError(f"domain {hostname} is already in use", code="domain_taken") from None
+
+
+def destroy_app(app: App) -> None:
+    """Stop every container of ``app``, remove its route, its git repository and its records.
+
+    Builds, releases, formations and domains go with the app (cascade). Raises PlatformError if
+    Docker cannot be reached, before anything is deleted, so a failed destroy can be retried.
+    """
+    get_runtime().stop_app(app.name)
+    shutil.rmtree(repo_path(app.name), ignore_errors=True)
+    app.delete()
+
+
+def remove_domain(app: App, hostname: str) -> None:
+    """Stop routing ``hostname`` to ``app``. Raises NotFound if the app has no such domain."""
+    deleted, _ = Domain.objects.filter(app=app, hostname=hostname.lower()).delete()
+    if not deleted:
+        raise NotFound(f"{app.name} has no domain {hostname}", code="domain_not_found")
+
+
+def can_administer(app: App, user) -> bool:
+    """Whether ``user`` may destroy ``app`` and manage its collaborators: owner or superuser."""
+    return bool(user.is_superuser or app.owner_id == user.pk)
+
+
+def add_collaborator(app: App, username: str):
+    """Let ``username`` see and change ``app``. Raises NotFound for an unknown user."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    if user.pk == app.owner_id:
+        raise UserError(f"{username} owns {app.name} already", code="already_owner")
+    app.collaborators.add(user)
+    return user
+
+
+def remove_collaborator(app: App, username: str) -> None:
+    """Take ``username``'s access to ``app`` away. Raises NotFound if they were no collaborator."""
+    user = app.collaborators.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"{username!r} is not a collaborator of {app.name}",
+                       code="collaborator_not_found")
+    app.collaborators.remove(user)
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    """One row of the apps list: what the dashboard, API and CLI show without opening the app."""
+
+    app: App
+    status: str
+    current_release: Release | None
+    quantities: dict[str, int]
+    last_deploy_at: datetime | None
+    url: str
+
+
+def app_summaries(user) -> list[AppSummary]:
+    """The apps ``user`` may see, with status, formation and current release.
+
+    A fixed number of queries however many apps there are: releases and formations come in
+    two prefetch queries instead of App.status's per-app queries (same rules as App.status).
+    """
+    return _summaries(visible_apps(user))
+
+
+def app_summary(app: App) -> AppSummary:
+    """The summary of one app (see app_summaries)."""
+    return _summaries(App.objects.filter(pk=app.pk))[0]
+
+
+def _summaries(apps) -> list[AppSummary]:
+    active = Release.objects.filter(
+        status__in=[Release.Status.CURRENT, Release.Status.DEPLOYING]).select_related("created_by")
+    apps = apps.select_related("owner").prefetch_related(
+        Prefetch("releases", queryset=active, to_attr="active_releases"), "formations")
+    return [_summary(app) for app in apps]
+
+
+def _summary(app: App) -> AppSummary:
+    current = next((r for r in app.active_releases if r.status == Release.Status.CURRENT), None)
+    quantities = {f.process_type: f.quantity for f in app.formations.all()}
+    if any(r.status == Release.Status.DEPLOYING for r in app.active_releases):
+        status = App.Status.DEPLOYING
+    elif app.crashed_at:
+        status = App.Status.CRASHED
+    elif current is not None and any(quantities.values()):
+        status = App.Status.RUNNING
+    else:
+        status = App.Status.STOPPED
+    return AppSummary(app=app, status=str(status), current_release=current,
+                      quantities=quantities,
+                      last_deploy_at=current.created_at if current else None, url=app_url(app))
+
+
+def app_url(app: App) -> str:
+    """Where the router serves ``app`` (the port is left out when it is 80)."""
+    port = "" if settings.PAAS_ROUTER_PORT == 80 else f":{settings.PAAS_ROUTER_PORT}"
+    return f"http://{app.name}.{settings.PAAS_DOMAIN}{port}/"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One container of an app as Docker reports it now."""
+
+    process_type: str
+    number: int
+    release: int
+    state: str  # Docker's container status: running, restarting, exited, ...
+    port: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.process_type}.{self.number}"
+
+
+def app_instances(app: App) -> list[Instance]:
+    """The containers of ``app`` right now, sorted by process type and number.
+
+    Raises PlatformError(docker_down) when Docker cannot be reached.
+    """
+    found = [
+        Instance(process_type=i.process_type, number=i.instance, release=i.release,
+                 state=i.container.status, port=i.host_port())
+        for i in get_engine().instances(app.name)
+    ]
+    return sorted(found, key=lambda i: (i.process_type, i.number, i.release))

@@ -1,0 +1,99 @@
+"""Bearer-token authentication, JSON errors and method dispatch for the API views."""
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from paas.core.accounts import authenticate_token
+from paas.core.errors import NotFound, PaasError, PlatformError, UserError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., HttpResponse | dict | list]
+
+# Codes that mean "this clashes with what exists" rather than "this request is malformed".
+CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner"})
+
+
+class Forbidden(UserError):
+    """The user may see the app but not do this to it (a collaborator destroying it)."""
+
+    code = "forbidden"
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def status_for(error: PaasError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, PlatformError):
+        return 503
+    if error.code in CONFLICT_CODES:
+        return 409
+    return 400
+
+
+def read_json(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object body. Raises UserError(invalid_json) otherwise."""
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise UserError("the request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise UserError("the request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def bearer_token(request: HttpRequest) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
+    """A view that authenticates the bearer token, then calls the handler for the method.
+
+    Handlers take (request, user, **url_kwargs) and return a dict/list (sent as JSON with
+    200, or 201 for POST) or a response. PaasErrors become ``{"error": {code, message}}``.
+    CSRF does not apply: a bearer token is never sent by a browser on its own.
+    """
+    allowed = sorted(method.upper() for method in handlers)
+
+    @csrf_exempt
+    @wraps(next(iter(handlers.values())))
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        handler = handlers.get(request.method.lower())
+        if handler is None:
+            response = error_response(405, "method_not_allowed",
+                                      f"use {', '.join(allowed)} here")
+            response["Allow"] = ", ".join(allowed)
+            return response
+        user = authenticate_token(bearer_token(request))
+        if user is None:
+            response = error_response(401, "unauthorized",
+                                      "send a valid token as 'Authorization: Bearer <token>'")
+            response["WWW-Authenticate"] = 'Bearer realm="paas"'
+            return response
+        try:
+            result = handler(request, user, **kwargs)
+        except PlatformError as error:
+            logger.exception("API %s %s failed", request.method, request.path)
+            return error_response(503, error.code, str(error))
+        except PaasError as error:
+            return error_response(status_for(error), error.code, str(error))
+        if isinstance(result, HttpResponse):
+            return result
+        return JsonResponse(result, status=201 if request.method == "POST" else 200,
+                            safe=False)
+
+    return view

@@ -1,0 +1,65 @@
+"""Build logs and app logs as iterators of lines, for the API and the dashboard to stream.
+
+A finished build is read from its log file; a queued or running one is followed on its Redis
+stream, which replays from the start, so a late viewer sees the whole log and then the news.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+
+import redis
+from django.conf import settings
+
+from paas.core.buildlog import follow, log_path
+from paas.core.models import App, Build
+from paas.core.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+# A follower gives up after the longest a build may take, plus the time it may wait in line.
+FOLLOW_LIMIT_SECONDS_EXTRA = 15 * 60
+
+
+def build_log_lines(build: Build) -> Iterator[str | None]:
+    """Yield the lines of ``build``'s log, following it live while it runs.
+
+    Yields None when nothing happened for a second, so a streaming response can send a
+    keep-alive and notice a gone client. Never raises for a missing log: it just ends.
+    """
+    path = log_path(settings.PAAS_HOME, build.app.name, build.pk)
+    if build.is_finished:
+        yield from _file_lines(path)
+        return
+    deadline = time.monotonic() + settings.PAAS_BUILD_TIMEOUT + FOLLOW_LIMIT_SECONDS_EXTRA
+    try:
+        for event in follow(get_redis(), build.pk):
+            if event is None:
+                if time.monotonic() > deadline:
+                    return
+                yield None
+            elif event.kind == "line":
+                yield event.text
+    except redis.RedisError as error:
+        # Without Redis there is no live view; the file holds what was written so far.
+        logger.warning("following build %s: %s", build.pk, error)
+        yield from _file_lines(path)
+
+
+def _file_lines(path) -> Iterator[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as log_file:
+            for line in log_file:
+                yield line.rstrip("\n")
+    except FileNotFoundError:
+        return
+
+
+def app_log_lines(app: App, tail: int, follow_logs: bool) -> Iterator[str]:
+    """The app's container output via the runtime's ``app_logs``.
+
+    Raises PlatformError when the runtime's log service is unavailable.
+    """
+    from paas.core.applogs import app_logs  # added by the runtime work; imported when used
+
+    return app_logs(app, tail=tail, follow=follow_logs)

@@ -1,0 +1,177 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json."""
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string",
+        "pattern": "^[a-z][a-z0-9-]{0,29}$"}, "description": "app name"}
+
+
+def _ref(schema: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _op(summary: str, ok: dict | None = None, body: dict | None = None,
+        params: list | None = None, status: str = "200", text: bool = False) -> dict[str, Any]:
+    content = ({"text/plain": {"schema": {"type": "string"}}} if text
+               else {"application/json": {"schema": ok or {"type": "object"}}})
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {
+            status: {"description": "success", "content": content},
+            "400": {"description": "invalid request (user error)", "content": _json(ERROR)},
+            "401": {"description": "missing or bad token", "content": _json(ERROR)},
+            "404": {"description": "no such app, or not yours to see", "content": _json(ERROR)},
+            "503": {"description": "platform error (Docker, Redis)", "content": _json(ERROR)},
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": _json(body)}
+    return operation
+
+
+def _json(schema: dict) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _path(name: str, description: str, pattern: str = "^.+$") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
+
+
+BUILD_ID = {"name": "build_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """The API's OpenAPI description, with ``server_url`` as its base."""
+    app = [NAME]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "paas API", "version": "1",
+                 "description": "Every dashboard action and read. Authenticate with "
+                                "'Authorization: Bearer <token>'. Errors are "
+                                "{\"error\": {\"code\", \"message\"}} with a stable code."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/whoami": {"get": _op("The token's user", {"type": "object"})},
+            "/apps": {
+                "get": _op("Apps you own or collaborate on",
+                           {"type": "array", "items": _ref("App")}),
+                "post": _op("Create an app", _ref("App"), status="201",
+                            body={"type": "object", "required": ["name"],
+                                  "properties": {"name": {"type": "string"}}}),
+            },
+            "/apps/{name}": {
+                "get": _op("One app, with its git remote, domains and collaborators",
+                           _ref("App"), params=app),
+                "delete": _op("Destroy the app: containers, route, repository, records "
+                              "(owner only; 403 for collaborators)", params=app),
+            },
+            "/apps/{name}/config": {
+                "get": _op("Config vars", STRING_MAP, params=app),
+                "patch": _op("Set and unset config vars; makes and deploys a release",
+                             params=app, body={"type": "object", "properties": {
+                                 "set": STRING_MAP, "unset": STRINGS}}),
+            },
+            "/apps/{name}/formation": {
+                "get": _op("Quantity per process type and the running instances", params=app),
+                "patch": _op("Scale process types, e.g. {\"web\": 2}", params=app,
+                             body={"type": "object",
+                                   "additionalProperties": {"type": "integer", "minimum": 0,
+                                                            "maximum": 20}}),
+            },
+            "/apps/{name}/run": {
+                "post": _op("Run a one-off command in a new container of the current release",
+                            {"type": "object", "properties": {
+                                "exit_code": {"type": "integer"},
+                                "output": {"type": "string"}}},
+                            params=app, status="201",
+                            body={"type": "object", "required": ["command"],
+                                  "properties": {"command": {"type": "string"}}}),
+            },
+            "/apps/{name}/logs": {
+                "get": _op("The app's output; streamed while follow=1", text=True, params=[
+                    NAME,
+                    {"name": "tail", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "follow", "in": "query", "schema": {"type": "boolean"}}]),
+            },
+            "/apps/{name}/releases": {
+                "get": _op("Releases, newest first", {"type": "array",
+                                                      "items": _ref("Release")}, params=app),
+            },
+            "/apps/{name}/rollback": {
+                "post": _op("Release again the image and config of an old release",
+                            _ref("Release"), params=app, status="201",
+                            body={"type": "object", "required": ["version"], "properties": {
+                                "version": {"type": ["string", "integer"],
+                                            "examples": ["v3", 3]}}}),
+            },
+            "/apps/{name}/builds": {
+                "get": _op("The latest 50 builds", {"type": "array", "items": _ref("Build")},
+                           params=app),
+            },
+            "/apps/{name}/builds/{build_id}": {
+                "get": _op("One build", _ref("Build"), params=[NAME, BUILD_ID]),
+            },
+            "/apps/{name}/builds/{build_id}/log": {
+                "get": _op("The build's log; streamed live while the build runs", text=True,
+                           params=[NAME, BUILD_ID]),
+            },
+            "/apps/{name}/domains": {
+                "get": _op("Custom domains", params=app),
+                "post": _op("Route a domain to the app", params=app, status="201",
+                            body={"type": "object", "required": ["hostname"],
+                                  "properties": {"hostname": {"type": "string"}}}),
+            },
+            "/apps/{name}/domains/{hostname}": {
+                "delete": _op("Stop routing a domain", params=[
+                    NAME, _path("hostname", "the domain")]),
+            },
+            "/apps/{name}/collaborators": {
+                "get": _op("Usernames who may see and change the app", STRINGS, params=app),
+                "post": _op("Add a collaborator (owner only)", params=app, status="201",
+                            body={"type": "object", "required": ["username"],
+                                  "properties": {"username": {"type": "string"}}}),
+            },
+            "/apps/{name}/collaborators/{username}": {
+                "delete": _op("Remove a collaborator (owner only)", params=[
+                    NAME, _path("username", "the collaborator")]),
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {
+                    "error": {"type": "object", "required": ["code", "message"], "properties": {
+                        "code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "App": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "owner": {"type": "string"},
+                    "status": {"enum": ["running", "deploying", "crashed", "stopped"]},
+                    "url": {"type": "string"},
+                    "current_release": {"type": ["string", "null"]},
+                    "formation": {"type": "object",
+                                  "additionalProperties": {"type": "integer"}},
+                    "last_deploy_at": {"type": ["string", "null"], "format": "date-time"},
+                    "git_remote": {"type": "string"}}},
+                "Release": {"type": "object", "properties": {
+                    "version": {"type": "string"}, "number": {"type": "integer"},
+                    "status": {"enum": ["pending", "deploying", "current", "superseded",
+                                        "failed"]},
+                    "description": {"type": "string"}, "image": {"type": "string"},
+                    "config_keys": STRINGS, "created_by": {"type": ["string", "null"]},
+                    "created_at": {"type": "string", "format": "date-time"}}},
+                "Build": {"type": "object", "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"enum": ["queued", "running", "succeeded", "failed",
+                                        "cancelled"]},
+                    "commit_sha": {"type": "string"}, "branch": {"type": "string"},
+                    "builder": {"type": "string"}, "error_code": {"type": "string"},
+                    "error_message": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"}}},
+            },
+        },
+    }

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from paas.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("openapi.json", views.openapi, name="openapi"),
+    path("whoami", views.whoami_view, name="whoami"),
+    path("apps", views.apps_view, name="apps"),
+    path("apps/<str:name>", views.app_view, name="app"),
+    path("apps/<str:name>/config", views.config_view, name="config"),
+    path("apps/<str:name>/formation", views.formation_view, name="formation"),
+    path("apps/<str:name>/run", views.run_view, name="run"),
+    path("apps/<str:name>/logs", views.logs_view, name="logs"),
+    path("apps/<str:name>/releases", views.releases_view, name="releases"),
+    path("apps/<str:name>/rollback", views.rollback_view, name="rollback"),
+    path("apps/<str:name>/builds", views.builds_view, name="builds"),
+    path("apps/<str:name>/builds/<int:build_id>", views.build_view, name="build"),
+    path("apps/<str:name>/builds/<int:build_id>/log", views.build_log_view, name="build-log"),
+    path("apps/<str:name>/domains", views.domains_view, name="domains"),
+    path("apps/<str:name>/domains/<str:hostname>", views.domain_view, name="domain"),
+    path("apps/<str:name>/collaborators", views.collaborators_view, name="collaborators"),
+    path("apps/<str:name>/collaborators/<str:username>", views.collaborator_view,
+         name="collaborator"),
+]

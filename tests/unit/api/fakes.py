@@ -1,0 +1,124 @@
+"""In-memory stand-ins for the platform's I/O edge (Docker, the router, Redis locks).
+
+The services in ``paas.core`` run for real against these; only the edge is replaced.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from paas.core import releases
+from paas.core.models import App, Release
+from paas.runtime.reconcile import DesiredApp
+
+
+@dataclass
+class FakeInstance:
+    app: str
+    release: int
+    process_type: str
+    instance: int
+    port: int | None
+    container: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(status="running"))
+
+    @property
+    def running(self) -> bool:
+        return self.container.status == "running"
+
+    def host_port(self) -> int | None:
+        return self.port
+
+
+class FakeEngine:
+    """Images by reference and the containers the fake runtime 'started'."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, str] = {}
+        self.containers: dict[str, list[FakeInstance]] = {}
+
+    def add_image(self, image_id: str) -> str:
+        self.images[image_id] = image_id
+        return image_id
+
+    def image_id(self, ref: str) -> str | None:
+        return self.images.get(ref)
+
+    def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        self.images[f"{repository}:{tag}"] = image_id
+
+    def remove_image(self, ref: str) -> bool:
+        return self.images.pop(ref, None) is not None
+
+    def instances(self, app: str | None = None) -> list[FakeInstance]:
+        if app is None:
+            return [i for found in self.containers.values() for i in found]
+        return list(self.containers.get(app, []))
+
+
+class FakeRuntime:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.converged: list[DesiredApp] = []
+        self.stopped: list[str] = []
+
+    def converge(self, desired: DesiredApp, log=None) -> list[int]:
+        self.converged.append(desired)
+        self.engine.containers[desired.app] = [
+            FakeInstance(desired.app, desired.release, ptype, number,
+                         port=40000 + number if ptype == "web" else None)
+            for ptype, quantity in sorted(desired.quantities.items())
+            for number in range(1, quantity + 1)
+        ]
+        return [i.port for i in self.engine.containers[desired.app] if i.port]
+
+    def stop_app(self, app: str) -> None:
+        self.stopped.append(app)
+        self.engine.containers.pop(app, None)
+
+
+@contextmanager
+def no_lock(*args, **kwargs) -> Iterator[None]:
+    yield
+
+
+@dataclass
+class FakePlatform:
+    engine: FakeEngine
+    runtime: FakeRuntime
+
+    def deploy(self, app: App, image: str = "sha256:image-1",
+               process_types: dict | None = None) -> Release:
+        """A release of ``app`` as a successful build would make it, deployed."""
+        self.engine.add_image(image)
+        release = releases.create_release(app, image, dict(app.config),
+                                          process_types or {"web": None},
+                                          f"Deploy {image[-7:]}")
+        releases.deploy_release(release)
+        return release
+
+
+@pytest.fixture
+def platform(monkeypatch) -> FakePlatform:
+    engine = FakeEngine()
+    runtime = FakeRuntime(engine)
+    for module in ("paas.core.releases", "paas.core.applications", "paas.core.reconcile"):
+        monkeypatch.setattr(f"{module}.get_engine", lambda: engine, raising=False)
+        monkeypatch.setattr(f"{module}.get_runtime", lambda: runtime, raising=False)
+    monkeypatch.setattr("paas.core.releases.app_lock", no_lock)
+    monkeypatch.setattr("paas.core.reconcile.app_lock", no_lock)
+    monkeypatch.setattr("paas.core.reconcile.get_router", lambda: None)
+    return FakePlatform(engine, runtime)
+
+
+@pytest.fixture
+def users(django_user_model) -> SimpleNamespace:
+    """An owner, a collaborator and an outsider (roles in their names)."""
+    return SimpleNamespace(
+        owner=django_user_model.objects.create_user("owner", password="owner-pass"),
+        collaborator=django_user_model.objects.create_user("collaborator",
+                                                           password="collab-pass"),
+        outsider=django_user_model.objects.create_user("outsider", password="outsider-pass"),
+    )
