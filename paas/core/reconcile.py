@@ -3,52 +3,83 @@
 After a crash, a container removed by hand or a dockerd restart, every app's current release is
 converged again, containers of apps paas no longer knows are removed, and the router's
 configuration is rewritten from the database.
+
+Each app is reconciled under its deploy lock, and so is its route: a reconcile that ran beside
+a deploy must never point the router back at containers the deploy is about to stop.
 """
 
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 
 from paas.core.errors import PaasError
 from paas.core.locks import app_lock
-from paas.core.models import App, Release
+from paas.core.models import App
 from paas.core.platform import get_engine, get_router, get_runtime
 from paas.core.releases import desired_state
-from paas.router.nginx import AppRoute
+from paas.runtime.docker_engine import RunningInstance
 
 logger = logging.getLogger(__name__)
 
+# Docker restarts a crashed container up to 5 times (see DockerEngine.start); an instance that
+# used 3 of them and is down again is crash-looping, not having a bad moment.
+CRASH_LOOP_RESTARTS = 3
+
+
+def crash_report(instances: list[RunningInstance], release: int) -> str | None:
+    """Why the app counts as crashed, or None: an instance of the current release that Docker
+    restarted CRASH_LOOP_RESTARTS times and that is down (or restarting) again."""
+    for instance in instances:
+        if instance.release != release or instance.running:
+            continue
+        if instance.restart_count >= CRASH_LOOP_RESTARTS:
+            return (f"{instance.label} crashed {instance.restart_count + 1} times "
+                    f"(last exit code {instance.exit_code})")
+    return None
+
 
 def reconcile_app(app: App) -> None:
-    """Converge ``app``'s current release; skip it if another change holds its deploy lock."""
+    """Converge ``app``'s current release; skip it if another change holds its deploy lock.
+
+    A crash loop is recorded on the app (crashed_at, crash_reason; the next successful deploy
+    clears them) and the crashed containers are replaced, once per reconcile interval.
+    """
     release = app.current_release
     if release is None:
         return
     try:
         with app_lock(app.name, "deploy", timeout=settings.PAAS_HEALTHCHECK_TIMEOUT + 600,
                       wait=0.1):
+            report = crash_report(get_engine().instances(app.name), release.number)
+            if report:
+                logger.warning("%s is crash-looping: %s", app.name, report)
+                App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
+                                                     crash_reason=report)
             get_runtime().converge(desired_state(release))
     except PaasError as error:
         logger.warning("reconcile of %s: %s", app.name, error)
 
 
 def reconcile_all() -> None:
-    """Reconcile every app, remove orphan containers, rewrite the router from the database."""
+    """Reconcile every app, remove orphan containers, rewrite the router from the database.
+
+    Routes are written per app by its converge (from the database's current release and the
+    healthy containers); here only routes of apps that no longer exist or have no release are
+    removed.
+    """
     engine = get_engine()
     known = set(App.objects.values_list("name", flat=True))
     for instance in engine.instances():
         if instance.app not in known:
             logger.info("removing orphan container %s", instance.container.name)
             engine.stop_and_remove(instance, grace_seconds=settings.PAAS_DRAIN_SECONDS)
+    released = set()
     for app in App.objects.all():
+        if app.current_release is not None:
+            released.add(app.name)
         reconcile_app(app)
-    routes = []
-    for release in Release.objects.filter(status=Release.Status.CURRENT).select_related("app"):
-        desired = desired_state(release)
-        ports = sorted(
-            port for instance in engine.instances(release.app.name)
-            if instance.release == release.number and instance.process_type == "web"
-            and instance.running and (port := instance.host_port())
-        )
-        routes.append(AppRoute(release.app.name, desired.hostnames, tuple(ports)))
-    get_router().replace_all(routes)
+    router = get_router()
+    stale = {path.stem for path in router.apps_dir.glob("*.conf")} - released
+    if stale:
+        router.apply(dict.fromkeys(stale))

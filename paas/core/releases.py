@@ -13,7 +13,7 @@ from django.db.models import Max
 
 from paas.core.errors import NotFound, PaasError, UserError
 from paas.core.locks import app_lock
-from paas.core.models import App, Build, Formation, Release
+from paas.core.models import App, Build, Formation, Release, Volume
 from paas.core.names import validate_config_key
 from paas.core.platform import get_engine, get_runtime
 from paas.runtime.health import HealthCheck
@@ -22,6 +22,14 @@ from paas.runtime.reconcile import DesiredApp
 logger = logging.getLogger(__name__)
 
 Log = Callable[[str], None]
+
+# The Procfile type that runs once per new release, before traffic moves, instead of running
+# as long-lived containers.
+RELEASE_PROCESS = "release"
+
+
+class ReleasePhaseFailed(UserError):
+    code = "release_phase_failed"
 
 
 def _ignore(_line: str) -> None:
@@ -70,8 +78,21 @@ def create_release(
 def desired_state(release: Release) -> DesiredApp:
     """What Docker should run for ``release`` given the app's formation and domains."""
     app = release.app
-    quantities = {f.process_type: f.quantity for f in app.formations.all()
-                  if f.process_type in release.process_types and f.process_type != "release"}
+    formations = list(app.formations.all())
+    quantities = {f.process_type: f.quantity for f in formations
+                  if f.process_type in release.process_types
+                  and f.process_type != RELEASE_PROCESS}
+    limits = {}
+    for formation in formations:
+        limit: dict = {}
+        if formation.memory_limit:
+            limit["memory"] = formation.memory_limit
+        if formation.cpu_limit:
+            limit["nano_cpus"] = int(formation.cpu_limit * 1_000_000_000)
+        if limit:
+            limits[formation.process_type] = limit
+    volumes = {volume.docker_name: {"bind": volume.mount_path, "mode": "rw"}
+               for volume in Volume.objects.filter(app=app).select_related("app")}
     hostnames = (f"{app.name}.{settings.PAAS_DOMAIN}",
                  *app.domains.values_list("hostname", flat=True))
     checks = [HealthCheck.from_app_json(entry)
@@ -85,22 +106,50 @@ def desired_state(release: Release) -> DesiredApp:
         quantities=quantities,
         hostnames=hostnames,
         healthchecks=tuple(checks),
+        limits=limits,
+        volumes=volumes,
     )
+
+
+def run_release_phase(release: Release, log: Log = _ignore) -> None:
+    """Run the release's ``release`` command once, if it has one.
+
+    Raises ReleasePhaseFailed (a UserError) with the command's exit code when it fails or runs
+    past PAAS_BUILD_TIMEOUT.
+    """
+    command = release.process_types.get(RELEASE_PROCESS)
+    if not command:
+        return
+    log(f"-----> Running release command: {command}")
+    result = get_runtime().run_oneoff(desired_state(release), command, kind=RELEASE_PROCESS,
+                                      timeout=settings.PAAS_BUILD_TIMEOUT,
+                                      log=lambda line: log(f"       {line}"))
+    if result.timed_out:
+        raise ReleasePhaseFailed(
+            f"the release command ran longer than {settings.PAAS_BUILD_TIMEOUT} seconds")
+    if result.exit_code != 0:
+        raise ReleasePhaseFailed(f"the release command failed with exit code {result.exit_code}")
 
 
 def deploy_release(release: Release, log: Log = _ignore) -> None:
     """Make ``release`` the one serving, with no downtime.
 
-    On failure the release is marked failed, what served before keeps serving, and the error
-    (UserError for a failing health check, PlatformError otherwise) is raised.
+    A new release first runs its ``release`` command (see ``run_release_phase``). On failure
+    the release is marked failed, what served before keeps serving, and the error (UserError
+    for a failing release command or health check, PlatformError otherwise) is raised.
     """
     app = release.app
-    lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + 600
+    lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_BUILD_TIMEOUT + 600
     with app_lock(app.name, "deploy", timeout=lock_timeout, wait=lock_timeout,
                   on_wait=lambda: log("       waiting for another change to this app")):
+        # A release runs its release command once, when it first deploys; scaling or
+        # reconciling the current release does not run it again.
+        first_deploy = release.status == Release.Status.PENDING
         release.status = Release.Status.DEPLOYING
         release.save(update_fields=["status"])
         try:
+            if first_deploy:
+                run_release_phase(release, log)
             get_runtime().converge(desired_state(release), log)
         except PaasError as error:
             release.status = Release.Status.FAILED
@@ -117,14 +166,20 @@ def deploy_release(release: Release, log: Log = _ignore) -> None:
 
 
 def prune_images(app: App) -> None:
-    """Remove the image tags of releases beyond PAAS_KEEP_RELEASES, never the current one's.
+    """Remove the image tags of releases beyond the newest PAAS_KEEP_RELEASES.
 
-    Docker itself refuses to remove an image a container still uses.
+    Never the current release's, nor one a container still runs (its containers, or a
+    rollback in flight, may use it): Docker refuses to remove an image in use, and a tag
+    shared with a kept release (config releases reuse the image) only loses that tag.
     """
     keep = settings.PAAS_KEEP_RELEASES
     engine = get_engine()
+    in_use = {f"{image_repository(app.name)}:v{instance.release}"
+              for instance in engine.instances(app.name)}
     old = app.releases.exclude(status=Release.Status.CURRENT).order_by("-number")[keep:]
     for release in old:
+        if release.image in in_use:
+            continue
         engine.remove_image(release.image)
 
 
@@ -133,15 +188,19 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
     """Set and unset config vars, make a release with the new config and deploy it.
 
     Returns the new release, or None if nothing changed or the app has no release yet (the
-    config is then used by the first build). Raises UserError on an invalid key.
+    config is then used by the first build). Values are stored and passed to containers
+    verbatim, as environment variables. Raises UserError on an invalid key; if the deploy
+    fails (UserError or PlatformError, re-raised) the app's config is restored, so a failed
+    change leaves nothing changed.
     """
     for key in [*changes, *unset]:
         validate_config_key(key)
-    config = dict(app.config)
+    previous = dict(app.config)
+    config = dict(previous)
     config.update({key: str(value) for key, value in changes.items()})
     for key in unset:
         config.pop(key, None)
-    if config == app.config:
+    if config == previous:
         return None
     App.objects.filter(pk=app.pk).update(config=config)
     app.config = config
@@ -153,7 +212,12 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
         parts.append(f"Unset {', '.join(sorted(unset))}")
     release = create_release(app, current.image_id, config, current.process_types,
                              "; ".join(parts), user=user, app_json=current.app_json)
-    deploy_release(release, log)
+    try:
+        deploy_release(release, log)
+    except PaasError:
+        App.objects.filter(pk=app.pk).update(config=previous)
+        app.config = previous
+        raise
     return release
 
 
@@ -166,16 +230,25 @@ def rollback(app: App, version: int, user=None, log: Log = _ignore) -> Release:
     if target is None:
         raise NotFound(f"{app.name} has no release v{version}", code="release_not_found")
     engine = get_engine()
-    if engine.image_id(target.image) is None:
+    # By id, not tag: config releases share one image, so v<version>'s tag may have been
+    # pruned while the image lives on under a newer release's tag.
+    image_id = engine.image_id(target.image_id) or engine.image_id(target.image)
+    if image_id is None:
         raise UserError(
             f"cannot roll back to v{version}: its image was removed "
             f"(only the last {settings.PAAS_KEEP_RELEASES} releases keep their images)",
             code="image_missing",
         )
+    previous = dict(app.config)
     App.objects.filter(pk=app.pk).update(config=target.config_snapshot)
     app.config = dict(target.config_snapshot)
-    release = create_release(app, engine.image_id(target.image), target.config_snapshot,
+    release = create_release(app, image_id, target.config_snapshot,
                              target.process_types, f"Rollback to v{version}", user=user,
                              app_json=target.app_json)
-    deploy_release(release, log)
+    try:
+        deploy_release(release, log)
+    except PaasError:
+        App.objects.filter(pk=app.pk).update(config=previous)
+        app.config = previous
+        raise
     return release

@@ -6,18 +6,22 @@ stops things; it does not decide what should run or record anything — the call
 """
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 from paas.core.errors import PlatformError, UserError
@@ -31,6 +35,12 @@ LABEL_INSTANCE = "paas.instance"
 # Which paas installation (PAAS_HOME) owns a container, so that reconcile and orphan cleanup of
 # one installation never touch another's containers on a shared dockerd.
 LABEL_HOME = "paas.home"
+# A hash of everything a container was created from (image, command, env, limits, volumes):
+# a running instance whose hash differs from the wanted one is replaced.
+LABEL_SPEC = "paas.spec"
+# One-off containers (release phase, ``run``) carry this instead of the instance labels, so
+# reconcile neither counts them as instances nor removes them as orphans while they run.
+LABEL_ONEOFF = "paas.oneoff"
 
 APP_NETWORK = "paas"
 CONTAINER_PORT = 5000
@@ -56,11 +66,43 @@ class ContainerSpec:
     mem_limit: str | None = None
     nano_cpus: int | None = None
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Set when a running container of the same release/type/instance is being replaced
+    # (new limits or volumes) so both can run side by side until the switch.
+    name_suffix: str = ""
 
     @property
     def name(self) -> str:
         # Dots cannot appear in app names or process types, so the name is unambiguous.
-        return f"paas.{self.app}.{self.process_type}.{self.instance}.v{self.release}"
+        base = f"paas.{self.app}.{self.process_type}.{self.instance}.v{self.release}"
+        return f"{base}.{self.name_suffix}" if self.name_suffix else base
+
+    @property
+    def spec_hash(self) -> str:
+        """Identifies what the container runs; equal hashes need no replacement."""
+        facts = [self.image, self.command, sorted(self.env.items()), self.publish,
+                 self.mem_limit, self.nano_cpus, sorted(self.volumes.items())]
+        return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class OneOffSpec:
+    """A one-off container: the release phase or a user's ``run`` command."""
+
+    app: str
+    release: int
+    image: str
+    command: str
+    env: dict[str, str]
+    kind: str  # "release" or "run"; part of the name and the label
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    mem_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    output: str
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +118,23 @@ class RunningInstance:
     @property
     def running(self) -> bool:
         return self.container.status == "running"
+
+    @property
+    def label(self) -> str:
+        """How logs and messages name it: ``web.1``."""
+        return f"{self.process_type}.{self.instance}"
+
+    @property
+    def spec_hash(self) -> str:
+        return self.container.labels.get(LABEL_SPEC, "")
+
+    @property
+    def restart_count(self) -> int:
+        return int(self.container.attrs.get("RestartCount") or 0)
+
+    @property
+    def exit_code(self) -> int:
+        return int((self.container.attrs.get("State") or {}).get("ExitCode") or 0)
 
     def host_port(self) -> int | None:
         ports = self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}
@@ -234,6 +293,8 @@ class DockerEngine:
         found = []
         for container in containers:
             labels = container.labels
+            if LABEL_ONEOFF in labels:
+                continue
             try:
                 found.append(RunningInstance(
                     container=container,
@@ -263,6 +324,7 @@ class DockerEngine:
             LABEL_RELEASE: str(spec.release),
             LABEL_PROCESS: spec.process_type,
             LABEL_INSTANCE: str(spec.instance),
+            LABEL_SPEC: spec.spec_hash,
         }
         env = dict(spec.env)
         kwargs: dict = {}
@@ -308,16 +370,36 @@ class DockerEngine:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.containers.get(name).remove(force=True)
 
-    def stop_and_remove(self, instance: RunningInstance, grace_seconds: int) -> None:
-        """SIGTERM, wait up to ``grace_seconds``, then SIGKILL and remove."""
+    def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
+                        keep_logs_in: Path | None = None) -> None:
+        """SIGTERM, wait up to ``grace_seconds``, then SIGKILL and remove.
+
+        With ``keep_logs_in``, the container's whole log (with timestamps) is appended to
+        ``<keep_logs_in>/<type>.<n>.log`` first, so logs outlive the container.
+        """
         try:
             instance.container.stop(timeout=grace_seconds)
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as error:
             logger.warning("stopping %s: %s", instance.container.name, error)
+        if keep_logs_in is not None:
+            self.save_logs(instance, keep_logs_in)
         with contextlib.suppress(docker.errors.NotFound):
             instance.container.remove(force=True)
+
+    def save_logs(self, instance: RunningInstance, directory: Path) -> None:
+        """Append the container's timestamped log to ``directory/<type>.<n>.log``."""
+        try:
+            data = instance.container.logs(timestamps=True)
+        except docker.errors.APIError as error:
+            logger.warning("could not keep the logs of %s: %s", instance.container.name, error)
+            return
+        if not data:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / f"{instance.label}.log").open("ab") as log_file:
+            log_file.write(data if data.endswith(b"\n") else data + b"\n")
 
     def refresh(self, instance: RunningInstance) -> RunningInstance | None:
         """``instance`` with fresh state from Docker, or None if the container is gone."""
@@ -332,3 +414,122 @@ class DockerEngine:
             return instance.container.logs(tail=lines).decode("utf-8", "replace")
         except docker.errors.APIError:
             return ""
+
+    def logs(self, instance: RunningInstance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        """The container's log lines with Docker's RFC 3339 timestamps, optionally followed.
+
+        Ends when the container stops (following) or the log is read; never raises for a
+        container that went away.
+        """
+        kwargs: dict = {"timestamps": True}
+        if since is not None:
+            kwargs["since"] = since
+        try:
+            if not follow:
+                yield from instance.container.logs(**kwargs).splitlines()
+                return
+            buffer = b""
+            for chunk in instance.container.logs(stream=True, follow=True, **kwargs):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                yield from lines
+            if buffer:
+                yield buffer
+        except (docker.errors.NotFound, docker.errors.APIError,
+                requests.exceptions.RequestException):
+            return
+
+    # --- volumes -----------------------------------------------------------------------------
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        """Create the named volume if it does not exist yet (its data is never touched)."""
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels={LABEL_HOME: self.home, LABEL_APP: app})
+
+    def remove_volume(self, name: str) -> bool:
+        """Delete a volume and its data; False if it is gone already or still in use."""
+        try:
+            self.client.volumes.get(name).remove()
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as error:
+            logger.info("volume %s not removed: %s", name, error)
+            return False
+        return True
+
+    # --- one-off containers ------------------------------------------------------------------
+
+    def run_once(self, spec: OneOffSpec, timeout: float,
+                 log: Callable[[str], None] | None = None) -> OneOffResult:
+        """Run ``spec`` to completion (or ``timeout``) and return its exit code and output.
+
+        Output lines go to ``log`` as they come. The container is always removed. Raises
+        UserError(image_missing) or PlatformError(container_start_failed).
+        """
+        self.ensure_network()
+        labels = {LABEL_HOME: self.home, LABEL_APP: spec.app, LABEL_ONEOFF: spec.kind,
+                  LABEL_RELEASE: str(spec.release)}
+        name = f"paas.{spec.app}.{spec.kind}.{os.urandom(4).hex()}.v{spec.release}"
+        kwargs: dict = {}
+        if spec.mem_limit:
+            kwargs["mem_limit"] = spec.mem_limit
+        try:
+            container = self.client.containers.create(
+                spec.image, command=["/bin/sh", "-c", spec.command], name=name,
+                environment=dict(spec.env), labels=labels, detach=True, network=APP_NETWORK,
+                volumes=spec.volumes or None, **kwargs,
+            )
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {spec.image} is missing", code="image_missing") from error
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not create the {spec.kind} container: "
+                                f"{error.explanation or error}",
+                                code="container_start_failed") from error
+        output: list[str] = []
+        try:
+            try:
+                container.start()
+            except docker.errors.APIError as error:
+                raise PlatformError(f"could not start the {spec.kind} container: "
+                                    f"{error.explanation or error}",
+                                    code="container_start_failed") from error
+            reader = threading.Thread(target=self._collect_output,
+                                      args=(container, output, log), daemon=True)
+            reader.start()
+            timed_out = False
+            try:
+                exit_code = int(container.wait(timeout=timeout).get("StatusCode", 1))
+            except requests.exceptions.RequestException:
+                timed_out = True
+                exit_code = 124  # what timeout(1) reports, so scripts can tell
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+            reader.join(timeout=10)
+            return OneOffResult(exit_code, "".join(output), timed_out)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+
+    @staticmethod
+    def _collect_output(container: Container, output: list[str],
+                        log: Callable[[str], None] | None) -> None:
+        buffer = b""
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    output.append(line + "\n")
+                    if log:
+                        log(line)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass
+        if buffer:
+            line = buffer.decode("utf-8", "replace")
+            output.append(line)
+            if log:
+                log(line)

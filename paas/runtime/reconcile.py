@@ -16,9 +16,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from paas.router.nginx import AppRoute, Router
-from paas.runtime.docker_engine import ContainerSpec, DockerEngine, RunningInstance
+from paas.runtime.docker_engine import (
+    ContainerSpec,
+    DockerEngine,
+    OneOffResult,
+    OneOffSpec,
+    RunningInstance,
+)
 from paas.runtime.health import HealthCheck, HealthCheckFailed, wait_until_healthy
 
 logger = logging.getLogger(__name__)
@@ -40,8 +47,14 @@ class DesiredApp:
     quantities: dict[str, int]
     hostnames: tuple[str, ...]
     healthchecks: tuple[HealthCheck, ...] = ()
-    limits: dict[str, dict] = field(default_factory=dict)  # per process type: memory, cpus
+    # Per process type: {"memory": "256m", "nano_cpus": 500_000_000}.
+    limits: dict[str, dict] = field(default_factory=dict)
+    # Docker volume name -> {"bind": mount path, "mode": "rw"}; created if missing.
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        """The config plus what paas tells every process about itself."""
+        return {**self.env, "PAAS_APP": self.app, "PAAS_RELEASE": str(self.release)}
 
 
 def _ignore(_line: str) -> None:
@@ -50,11 +63,20 @@ def _ignore(_line: str) -> None:
 
 class Runtime:
     def __init__(self, engine: DockerEngine, router: Router, healthcheck_timeout: float,
-                 drain_seconds: int) -> None:
+                 drain_seconds: int, app_logs_dir: Path | None = None) -> None:
         self.engine = engine
         self.router = router
         self.healthcheck_timeout = healthcheck_timeout
         self.drain_seconds = drain_seconds
+        # Logs of removed containers are kept here, per app and release (see paas.core.applogs).
+        self.app_logs_dir = app_logs_dir or Path(engine.home) / "logs" / "apps"
+
+    def logs_dir(self, app: str, release: int) -> Path:
+        return self.app_logs_dir / app / f"v{release}"
+
+    def _remove(self, instance: RunningInstance, grace_seconds: int) -> None:
+        self.engine.stop_and_remove(instance, grace_seconds=grace_seconds,
+                                    keep_logs_in=self.logs_dir(instance.app, instance.release))
 
     def converge(self, desired: DesiredApp, log: Callable[[str], None] = _ignore) -> list[int]:
         """Make the app's containers match ``desired``; return the web ports now routed.
@@ -70,11 +92,22 @@ class Runtime:
         for instance in instances:
             wanted = (instance.release == desired.release
                       and instance.process_type in desired.process_types
-                      and instance.instance <= desired.quantities.get(instance.process_type, 0))
+                      and instance.instance <= desired.quantities.get(instance.process_type, 0)
+                      and instance.spec_hash == self._spec(
+                          desired, instance.process_type, instance.instance).spec_hash
+                      and instance.instance not in {i.instance for i in kept
+                                                    if i.process_type == instance.process_type})
             if wanted and instance.running:
                 kept.append(instance)
             else:
                 unwanted.append(instance)
+
+        # Dead containers serve nothing: clear them first (keeping their logs) so their names
+        # are free for the replacements.
+        for instance in [i for i in unwanted if not i.running]:
+            self._remove(instance, grace_seconds=0)
+        unwanted = [i for i in unwanted if i.running]
+        busy_names = {i.container.name for i in unwanted}
 
         for process_type, quantity in sorted(desired.quantities.items()):
             if process_type not in desired.process_types:
@@ -82,13 +115,19 @@ class Runtime:
             have = {i.instance for i in kept if i.process_type == process_type}
             for number in range(1, quantity + 1):
                 if number not in have:
-                    to_start.append(self._spec(desired, process_type, number))
+                    spec = self._spec(desired, process_type, number)
+                    if spec.name in busy_names:
+                        # Same release, new limits or volumes: run the replacement beside it.
+                        spec = self._spec(desired, process_type, number, spec.spec_hash[:6])
+                    to_start.append(spec)
+
+        for volume_name in desired.volumes:
+            self.engine.ensure_volume(volume_name, desired.app)
 
         started: list[RunningInstance] = []
         try:
             for spec in to_start:
                 log(f"       starting {spec.process_type}.{spec.instance}")
-                # A dead container holding this instance's name is replaced by start().
                 started.append(self.engine.start(spec))
             for instance in started:
                 if instance.process_type == "web":
@@ -96,7 +135,7 @@ class Runtime:
         except Exception:
             for instance in started:
                 log(f"       removing {instance.process_type}.{instance.instance}")
-                self.engine.stop_and_remove(instance, grace_seconds=0)
+                self._remove(instance, grace_seconds=0)
             raise
 
         web = [i for i in kept + started if i.process_type == "web"]
@@ -108,23 +147,36 @@ class Runtime:
                 ports.append(port)
         self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(sorted(ports))))
 
-        replaced_names = {spec.name for spec in to_start}
-        leaving = [i for i in unwanted if i.container.name not in replaced_names]
-        if leaving:
+        if unwanted:
+            # The router now sends nothing new to these; let in-flight requests finish.
             time.sleep(ROUTER_SETTLE_SECONDS)
-            for instance in leaving:
+            for instance in unwanted:
                 log(f"       stopping {instance.process_type}.{instance.instance} "
                     f"of v{instance.release}")
-                self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
+                self._remove(instance, grace_seconds=self.drain_seconds)
         return sorted(ports)
+
+    def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
+                   log: Callable[[str], None] | None = None) -> OneOffResult:
+        """Run ``command`` once in a container of ``desired``'s release, with its config and
+        volumes (not its ports or routes). Raises what DockerEngine.run_once raises."""
+        for volume_name in desired.volumes:
+            self.engine.ensure_volume(volume_name, desired.app)
+        spec = OneOffSpec(
+            app=desired.app, release=desired.release, image=desired.image, command=command,
+            env={**desired.base_env(), "DYNO": f"{kind}.1"}, kind=kind,
+            volumes=desired.volumes,
+        )
+        return self.engine.run_once(spec, timeout=timeout, log=log)
 
     def stop_app(self, app: str) -> None:
         """Remove every container of ``app`` and its route."""
         self.router.remove_route(app)
         for instance in self.engine.instances(app):
-            self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
+            self._remove(instance, grace_seconds=self.drain_seconds)
 
-    def _spec(self, desired: DesiredApp, process_type: str, number: int) -> ContainerSpec:
+    def _spec(self, desired: DesiredApp, process_type: str, number: int,
+              name_suffix: str = "") -> ContainerSpec:
         limits = desired.limits.get(process_type, {})
         return ContainerSpec(
             app=desired.app,
@@ -133,12 +185,12 @@ class Runtime:
             instance=number,
             image=desired.image,
             command=desired.process_types[process_type],
-            env={**desired.env, "PAAS_APP": desired.app, "PAAS_RELEASE": str(desired.release),
-                 "DYNO": f"{process_type}.{number}"},
+            env={**desired.base_env(), "DYNO": f"{process_type}.{number}"},
             publish=process_type == "web",
             mem_limit=limits.get("memory"),
             nano_cpus=limits.get("nano_cpus"),
             volumes=desired.volumes,
+            name_suffix=name_suffix,
         )
 
     def _wait_healthy(self, instance: RunningInstance, desired: DesiredApp,

@@ -1,0 +1,114 @@
+"""App logs: what every instance of an app printed, across releases, readable and followable.
+
+Docker keeps a container's log only as long as the container; the runtime appends it to
+``PAAS_HOME/logs/apps/<app>/v<release>/<type>.<n>.log`` (with Docker's timestamps) before it
+removes the container. Reading merges those files with the live containers' logs by time.
+Lines come out as ``web.1 | <text>``.
+"""
+
+import heapq
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from paas.core.errors import UserError
+from paas.core.models import App
+from paas.core.platform import get_engine, get_runtime
+from paas.runtime.docker_engine import DockerEngine, RunningInstance
+
+MAX_TAIL = 10_000
+# How often following looks for containers that started since (a deploy, a scale, a restart).
+FOLLOW_POLL_SECONDS = 1.0
+
+
+def _split(raw: bytes | str) -> tuple[str, str]:
+    """(timestamp, text) of one Docker log line ``<RFC 3339 nano timestamp> <text>``."""
+    line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    line = line.rstrip("\r\n")
+    stamp, _, text = line.partition(" ")
+    # Docker always writes 9 fractional digits and Z, so the stamps sort as strings.
+    if len(stamp) < 20 or stamp[4] != "-" or not stamp.endswith("Z"):
+        return "", line
+    return stamp, text
+
+
+def _saved_lines(app_dir: Path, release: int | None) -> Iterator[tuple[str, str]]:
+    pattern = f"v{release}/*.log" if release is not None else "v*/*.log"
+    for path in sorted(app_dir.glob(pattern)):
+        label = path.stem
+        with path.open("rb") as log_file:
+            for raw in log_file:
+                stamp, text = _split(raw)
+                yield stamp, f"{label} | {text}"
+
+
+def _live_lines(engine: DockerEngine, instances: list[RunningInstance]
+                ) -> Iterator[tuple[str, str]]:
+    for instance in instances:
+        for raw in engine.logs(instance):
+            stamp, text = _split(raw)
+            yield stamp, f"{instance.label} | {text}"
+
+
+def app_logs(app: App, tail: int = 100, follow: bool = False,
+             release: int | None = None) -> Iterator[str]:
+    """The last ``tail`` log lines of all of ``app``'s instances, oldest first, then (with
+    ``follow``) new lines as they come, until the caller stops iterating.
+
+    ``release`` limits the output to one release's instances. Raises UserError(invalid_tail)
+    for a ``tail`` outside 0..MAX_TAIL.
+    """
+    if isinstance(tail, bool) or not isinstance(tail, int) or not 0 <= tail <= MAX_TAIL:
+        raise UserError(f"invalid tail {tail!r}: use 0 to {MAX_TAIL}", code="invalid_tail")
+    engine = get_engine()
+    runtime = get_runtime()
+    started_at = time.time()
+    instances = [i for i in engine.instances(app.name)
+                 if release is None or i.release == release]
+    saved = sorted(_saved_lines(runtime.app_logs_dir / app.name, release))
+    live = sorted(_live_lines(engine, instances))
+    merged = list(heapq.merge(saved, live))
+    for _stamp, line in merged[len(merged) - tail:] if tail else []:
+        yield line
+    if follow:
+        yield from _follow(engine, app.name, release, started_at)
+
+
+def _follow(engine: DockerEngine, app: str, release: int | None,
+            since: float) -> Iterator[str]:
+    """New lines of every instance of ``app``, including instances started later."""
+    lines: queue.Queue[str] = queue.Queue(maxsize=10_000)
+    followed: set[str] = set()
+    stop = threading.Event()
+
+    def pump(instance: RunningInstance, start: float) -> None:
+        for raw in engine.logs(instance, follow=True, since=start):
+            if stop.is_set():
+                return
+            _stamp, text = _split(raw)
+            lines.put(f"{instance.label} | {text}")
+
+    try:
+        first = True
+        while True:
+            for instance in engine.instances(app):
+                if release is not None and instance.release != release:
+                    continue
+                if instance.container.id in followed:
+                    continue
+                followed.add(instance.container.id)
+                # Containers there from the start continue where the tail ended; later ones
+                # are read from their beginning.
+                start = since if first else 0
+                threading.Thread(target=pump, args=(instance, start), daemon=True).start()
+            first = False
+            deadline = time.monotonic() + FOLLOW_POLL_SECONDS
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    yield lines.get(timeout=remaining)
+                except queue.Empty:
+                    break
+    finally:
+        stop.set()

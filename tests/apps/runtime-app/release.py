@@ -1,0 +1,9 @@
+"""The runtime tests' release command: RELEASE_FAIL=1 makes it fail (and the deploy with it)."""
+
+import os
+import sys
+
+print(f"release phase of v{os.environ.get('PAAS_RELEASE')}", flush=True)
+if os.environ.get("RELEASE_FAIL") == "1":
+    print("release phase: failing on purpose", flush=True)
+    sys.exit(7)
