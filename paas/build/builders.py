@@ -67,6 +67,7 @@ class DockerfileBuilder:
     """Builds the tree's own Dockerfile with BuildKit, giving RUN steps the build CA bundle."""
 
     name = "dockerfile"
+    looks_for = "a Dockerfile"
 
     def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
         return (source_dir / "Dockerfile").is_file()
@@ -99,10 +100,11 @@ def detect_builder(source_dir: Path, config: dict[str, str]) -> Builder:
     for builder in builders:
         if builder.detect(source_dir, config):
             return builder
-    looked_for = ", ".join(b.name for b in builders)
+    # Builders may say what they look for (a buildpack lists its files); the name otherwise.
+    looked_for = "; ".join(getattr(b, "looks_for", b.name) for b in builders)
     raise UserError(
-        f"could not detect how to build this app: looked for a Dockerfile and tried the "
-        f"buildpacks in order ({looked_for}); add a Dockerfile, or set BUILDPACK_URL",
+        f"could not detect how to build this app: looked for, in order: {looked_for}; "
+        "add a Dockerfile, or set BUILDPACK_URL",
         code="no_builder",
     )
 

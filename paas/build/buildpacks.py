@@ -1,5 +1,221 @@
-"""Buildpack builders (filled in by the buildpacks work; see issue 3)."""
+"""Buildpacks: the ordered registry, explicit selection, and the builders that run them.
+
+A buildpack is a directory with ``bin/detect``, ``bin/compile`` and ``bin/release`` (the classic
+Heroku contract, see ``buildpacks/README.md``). paas ships three, asked in this fixed order:
+
+    python  (requirements.txt, pyproject.toml, setup.py, runtime.txt, .python-version)
+    nodejs  (package.json)
+    static  (index.html)
+
+A Dockerfile wins over all of them (``paas.build.builders``). Otherwise ``BUILDPACK_URL`` (app
+config) or the first line of a ``.buildpacks`` file picks one explicitly: a shipped buildpack's
+name, a directory under ``$PAAS_HOME/buildpacks/``, or an http(s) git URL (``#ref`` optional).
+
+Detection of the shipped buildpacks happens on the host by checking the file names listed in their
+``buildpack.json`` ("detect_any"), which their ``bin/detect`` also checks: no buildpack code runs on
+the host. Everything a buildpack executes runs inside a build container made from the stack image
+(``paas.build.buildpack_runner``).
+"""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from paas.build.buildpack_runner import run_buildpack
+from paas.core.errors import UserError
+
+if TYPE_CHECKING:
+    from paas.build.builders import BuildJob, BuildResult
+
+# The shipped buildpacks, in detection order. Python before Node.js: a Django app with a
+# package.json for its front-end tooling is still a Python app; static last because many apps
+# carry an index.html somewhere.
+BUILDPACK_ORDER = ("python", "nodejs", "static")
+BUILDPACKS_DIR = Path(__file__).resolve().parents[2] / "buildpacks"
+
+SELECTION_FILE = ".buildpacks"
+SELECTION_CONFIG_KEY = "BUILDPACK_URL"
+GIT_URL_RE = re.compile(r"^https?://[^\s#]+(#[A-Za-z0-9._/-]+)?$")
+BUILTIN_NAME_RE = re.compile(r"^(?:heroku/|paas/)?([a-z][a-z0-9-]*)$")
+GIT_CLONE_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Buildpack:
+    """A buildpack directory on the host, and what paas knows about it.
+
+    ``phases``: the buildpack honours ``PAAS_BUILD_PHASE=dependencies|app``, so its dependency
+    install becomes its own image layer. ``dependency_files``: what the dependencies phase sees.
+    """
+
+    name: str
+    path: Path
+    phases: bool = False
+    detect_any: tuple[str, ...] = ()
+    dependency_files: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path, name: str | None = None) -> "Buildpack":
+        """Read ``path``. Raises UserError(invalid_buildpack) if it lacks the contract's scripts."""
+        for script in ("compile", "release"):
+            if not (path / "bin" / script).is_file():
+                raise UserError(f"buildpack {name or path.name} has no bin/{script}",
+                                code="invalid_buildpack")
+        meta: dict = {}
+        meta_path = path / "buildpack.json"
+        if meta_path.is_file():
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except ValueError as error:
+                raise UserError(f"buildpack {name or path.name}: buildpack.json is not valid "
+                                f"JSON: {error}", code="invalid_buildpack") from None
+        return cls(
+            name=name or str(meta.get("name") or path.name),
+            path=path,
+            phases=meta.get("phases") is True,
+            detect_any=tuple(meta.get("detect_any") or ()),
+            dependency_files=tuple(meta.get("dependency_files") or ()),
+        )
+
+    def detects(self, source_dir: Path) -> bool:
+        return any((source_dir / name).is_file() for name in self.detect_any)
+
+
+def builtin_buildpack(name: str) -> Buildpack:
+    """The shipped buildpack ``name``. Raises UserError(unknown_buildpack)."""
+    if name not in BUILDPACK_ORDER:
+        raise UserError(f"unknown buildpack {name!r}; paas ships {', '.join(BUILDPACK_ORDER)}",
+                        code="unknown_buildpack")
+    return Buildpack.load(BUILDPACKS_DIR / name, name)
+
+
+def read_selection(source_dir: Path, config: dict[str, str]) -> str | None:
+    """The explicitly chosen buildpack: BUILDPACK_URL, else the ``.buildpacks`` file, else None.
+
+    Raises UserError(invalid_buildpacks_file) when ``.buildpacks`` lists more than one.
+    """
+    value = (config.get(SELECTION_CONFIG_KEY) or "").strip()
+    if value:
+        return value
+    path = source_dir / SELECTION_FILE
+    if not path.is_file():
+        return None
+    entries = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.strip().startswith("#")]
+    if len(entries) > 1:
+        raise UserError(f"{SELECTION_FILE} lists {len(entries)} buildpacks; paas runs one per "
+                        "app (use a Dockerfile to combine them)", code="invalid_buildpacks_file")
+    return entries[0] if entries else None
+
+
+def resolve_selection(selection: str, workdir: Path, local_root: Path | None,
+                      allowed_git_protocols: str = "https:http") -> Buildpack:
+    """Turn a BUILDPACK_URL / .buildpacks entry into a buildpack directory on the host.
+
+    Accepts a shipped buildpack's name (``python``, ``heroku/python``), an absolute path inside
+    ``local_root`` (the operator's directory of vetted buildpacks), or an http(s) git URL with an
+    optional ``#ref``, which is cloned into ``workdir``. Nothing else: a path outside
+    ``local_root`` would let an app copy any host directory into its image.
+    Raises UserError(unknown_buildpack | invalid_buildpack | buildpack_fetch_failed).
+    """
+    name_match = BUILTIN_NAME_RE.fullmatch(selection)
+    if name_match and name_match.group(1) in BUILDPACK_ORDER:
+        return builtin_buildpack(name_match.group(1))
+    if selection.startswith("/"):
+        return _local_buildpack(Path(selection), local_root, selection)
+    if GIT_URL_RE.fullmatch(selection):
+        return _git_buildpack(selection, workdir, allowed_git_protocols)
+    raise UserError(
+        f"buildpack {selection!r} is not a shipped buildpack ({', '.join(BUILDPACK_ORDER)}), an "
+        "absolute path under the operator's buildpacks directory, or an http(s) git URL",
+        code="unknown_buildpack")
+
+
+def _local_buildpack(path: Path, local_root: Path | None, selection: str) -> Buildpack:
+    resolved = path.resolve()
+    if local_root is None or not resolved.is_relative_to(local_root.resolve()):
+        raise UserError(f"buildpack path {selection!r} is outside the buildpacks directory "
+                        f"({local_root or 'none configured'})", code="unknown_buildpack")
+    if not resolved.is_dir():
+        raise UserError(f"buildpack path {selection!r} does not exist", code="unknown_buildpack")
+    return Buildpack.load(resolved)
+
+
+def _git_buildpack(url: str, workdir: Path, allowed_protocols: str) -> Buildpack:
+    repo_url, _, ref = url.partition("#")
+    target = Path(tempfile.mkdtemp(prefix="buildpack-", dir=workdir))
+    argv = ["git", "clone", "--quiet", "--depth", "1"]
+    if ref:
+        argv += ["--branch", ref]
+    argv += ["--end-of-options", repo_url, str(target)]
+    # Only the listed transports: ext:: and friends would run commands on the host.
+    env = {**os.environ, "GIT_ALLOW_PROTOCOL": allowed_protocols, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                timeout=GIT_CLONE_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"cloning buildpack {repo_url} took longer than {GIT_CLONE_TIMEOUT}s",
+                        code="buildpack_fetch_failed") from None
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["git clone failed"])[-1]
+        raise UserError(f"could not clone buildpack {repo_url}: {reason}",
+                        code="buildpack_fetch_failed")
+    return Buildpack.load(target, Path(repo_url.rstrip("/")).name.removesuffix(".git"))
+
+
+def _local_root() -> Path | None:
+    # BuildJob carries no PAAS_HOME, so read the parsed setting here (not the environment).
+    try:
+        from django.conf import settings
+
+        return Path(settings.PAAS_HOME) / "buildpacks"
+    except Exception:  # noqa: BLE001 - outside Django there is simply no local root
+        return None
+
+
+class BuildpackBuilder:
+    """One shipped buildpack in the detection order."""
+
+    def __init__(self, buildpack: Buildpack) -> None:
+        self.buildpack = buildpack
+        self.name = buildpack.name
+        self.looks_for = f"{buildpack.name} ({', '.join(buildpack.detect_any)})"
+
+    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
+        return self.buildpack.detects(source_dir)
+
+    def build(self, job: "BuildJob") -> "BuildResult":
+        return run_buildpack(job, self.buildpack)
+
+
+class SelectedBuildpackBuilder:
+    """The buildpack named by BUILDPACK_URL or ``.buildpacks``; asked before detection."""
+
+    name = "buildpack"
+    looks_for = f"{SELECTION_CONFIG_KEY} or a {SELECTION_FILE} file"
+
+    def __init__(self, local_root: Path | None = None) -> None:
+        self.local_root = local_root
+
+    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
+        return read_selection(source_dir, config) is not None
+
+    def build(self, job: "BuildJob") -> "BuildResult":
+        selection = read_selection(job.source_dir, job.config)
+        assert selection is not None  # detect() said so
+        workdir = job.scratch_dir or job.source_dir.parent
+        local_root = self.local_root or _local_root()
+        buildpack = resolve_selection(selection, workdir, local_root)
+        job.log(f"-----> Using buildpack {buildpack.name} ({selection})")
+        return run_buildpack(job, buildpack, explicit=True)
 
 
 def buildpack_builders() -> list:
-    return []
+    """The buildpack builders in detection order: an explicit choice first, then the shipped."""
+    return [SelectedBuildpackBuilder(),
+            *(BuildpackBuilder(builtin_buildpack(name)) for name in BUILDPACK_ORDER)]

@@ -7,12 +7,14 @@ stops things; it does not decide what should run or record anything — the call
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import selectors
 import signal
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -281,6 +283,56 @@ class DockerEngine:
 
     def image_layers(self, ref: str) -> list[str]:
         return self.client.images.get(ref).attrs["RootFS"]["Layers"]
+
+    def read_image_file(self, ref: str, path: str) -> bytes | None:
+        """The content of file ``path`` in image ``ref``, or None if it has no such file.
+
+        Uses a created, never started, container that is always removed.
+        Raises UserError(image_missing) if the image does not exist.
+        """
+        try:
+            container = self.client.containers.create(ref, command=["true"], entrypoint=[])
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {ref} is missing", code="image_missing") from error
+        try:
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                return None
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                for member in archive:
+                    if member.isfile():
+                        handle = archive.extractfile(member)
+                        return handle.read() if handle else None
+            return None
+        finally:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+    def prune_build_cache(self, marker: str) -> int:
+        """Remove BuildKit cache records whose description contains ``marker``; return how many.
+
+        A step's description holds its command line, so a marker written into the commands of
+        one app's build steps selects that app's records (its cache mount and its layers' cache)
+        on a dockerd shared with other apps. Records that are in use are left alone.
+        """
+        removed = 0
+        # A record may be the parent of another; a few passes take children before parents.
+        for _ in range(5):
+            records = self.client.api.df().get("BuildCache") or []
+            ids = [r["ID"] for r in records
+                   if marker in (r.get("Description") or "") and not r.get("InUse")]
+            before = removed
+            for record_id in ids:
+                try:
+                    result = self.client.api.prune_builds(filters={"id": record_id}, all=True)
+                except docker.errors.APIError as error:
+                    logger.info("build cache record %s not pruned: %s", record_id, error)
+                    continue
+                removed += len((result or {}).get("CachesDeleted") or [])
+            if not ids or removed == before:
+                break
+        return removed
 
     # --- containers --------------------------------------------------------------------------
 

@@ -1,0 +1,261 @@
+"""Running a buildpack inside the stack image, as a BuildKit build with layers that get reused.
+
+The generated Dockerfile is, for a buildpack with phases (all shipped ones)::
+
+    FROM paas/stack:bookworm                  <- the stack layers, shared by every app
+    RUN <buildstep.sh dependencies>           <- the dependency layer: sees only the manifests
+    RUN <buildstep.sh app>                    <- the app layer: the tree, compiled
+    ENTRYPOINT ["/usr/local/bin/paas-launch"]
+
+Each RUN bind-mounts what it needs from a build context that paas prepares in the job's scratch
+directory (never the user's tree), so the buildpack, the step script, config vars and the source
+are in no layer they were not copied into. BuildKit keys the dependency RUN on the manifests'
+content only: a code-only push re-runs the app step alone, and the dependency layer keeps its
+digest. pip and npm download caches live in a BuildKit cache mount named after ``job.cache_id``,
+which survives across builds but is never part of the image. The CA bundle comes in as a secret.
+
+A buildpack without phases (a third-party one) runs ``compile`` once, in the app step.
+"""
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
+from paas.build.builders import BuildJob, BuildResult
+from paas.core.errors import PlatformError, UserError
+from paas.runtime.docker_engine import BuildFailed
+
+if TYPE_CHECKING:  # buildpacks imports this module
+    from paas.build.buildpacks import Buildpack
+
+STEP_SCRIPT = Path(__file__).with_name("buildstep.sh")
+RELEASE_FILE = "/app/.paas/release.out"
+LAUNCHER = "/usr/local/bin/paas-launch"
+BUILD_UID = 1000  # the stack's `app` user; builds and apps run as it, never as root
+CACHE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Top-level names of the pushed tree that the build owns: a committed node_modules or .paas would
+# otherwise overwrite the dependency layer's.
+EXCLUDED_FROM_SOURCE = {".git", ".paas", "node_modules"}
+CACHE_MARKER_VAR = "PAAS_CACHE_ID"
+
+STEP_LABELS = {"dependencies": "installing dependencies", "app": "building the app",
+               "all": "running the buildpack"}
+
+
+def cache_marker(cache_id: str) -> str:
+    """The text that every build step of this cache carries in its command line.
+
+    BuildKit records a step's command in its cache record's description, which is how
+    ``paas.core.buildcache`` finds (and purges) one app's cache records on a shared dockerd.
+    """
+    return f"{CACHE_MARKER_VAR}={cache_id} "
+
+
+def render_dockerfile(stack_image: str, cache_id: str, phases: bool, run_detect: bool,
+                      buildpack_name: str) -> str:
+    """The Dockerfile for a buildpack build. Raises PlatformError on an unusable cache id."""
+    if not CACHE_ID_RE.fullmatch(cache_id):
+        raise PlatformError(f"invalid build cache id {cache_id!r}", code="invalid_cache_id")
+    lines = [
+        f"FROM {stack_image}",
+        "USER app",
+        "WORKDIR /app",
+    ]
+    steps = ["dependencies", "app"] if phases else ["all"]
+    for step in steps:
+        lines.append(_run_step(step, cache_id, run_detect and step != "dependencies"))
+    lines += [
+        f'ENTRYPOINT ["{LAUNCHER}"]',
+        'CMD ["/bin/bash"]',
+        f"LABEL paas.buildpack={json.dumps(buildpack_name)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_step(step: str, cache_id: str, run_detect: bool) -> str:
+    input_dir = "manifests" if step == "dependencies" else "src"
+    mounts = [
+        "--mount=type=bind,source=buildstep.sh,target=/paas/buildstep.sh",
+        "--mount=type=bind,source=buildpack,target=/paas/buildpack",
+        f"--mount=type=bind,source={input_dir},target=/paas/{input_dir}",
+        "--mount=type=bind,source=env,target=/paas/env",
+        f"--mount=type=cache,id={cache_id},target=/paas/cache,uid={BUILD_UID},gid={BUILD_UID}",
+        MOUNT_FLAG,
+    ]
+    argv = ["env", *ca_env_assignments(), cache_marker(cache_id).strip(),
+            f"PAAS_RUN_DETECT={int(run_detect)}", "/bin/sh", "/paas/buildstep.sh", step]
+    return "RUN " + " \\\n    ".join(mounts) + " \\\n    " + json.dumps(argv)
+
+
+def prepare_context(job: BuildJob, buildpack: "Buildpack", context: Path) -> None:
+    """Fill ``context`` with what the build steps bind-mount (see ``buildstep.sh``)."""
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(STEP_SCRIPT, context / "buildstep.sh")
+    shutil.copytree(buildpack.path, context / "buildpack", symlinks=True,
+                    ignore=shutil.ignore_patterns(".git"))
+    for script in (context / "buildpack" / "bin").iterdir():
+        if script.is_file():
+            script.chmod(0o755)
+    manifests = context / "manifests"
+    manifests.mkdir()
+    for name in buildpack.dependency_files:
+        source = job.source_dir / name
+        if source.is_file() and not source.is_symlink():
+            shutil.copy2(source, manifests / name)
+    shutil.copytree(job.source_dir, context / "src", symlinks=True,
+                    ignore=_top_level_ignore(job.source_dir))
+    env_dir = context / "env"
+    env_dir.mkdir()
+    for key, value in job.config.items():
+        if CONFIG_KEY_RE.fullmatch(key):
+            (env_dir / key).write_text(value, encoding="utf-8")
+
+
+def _top_level_ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if Path(directory) == root:
+            return EXCLUDED_FROM_SOURCE.intersection(names)
+        return set()
+    return ignore
+
+
+def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False) -> BuildResult:
+    """Build ``job`` with ``buildpack`` in the stack image; return the image and its defaults.
+
+    Raises BuildFailed (the buildpack failed; its own output, pip's or npm's errors included,
+    has gone to ``job.log``), BuildTimedOut, or UserError(invalid_release_output).
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="buildpack-context-", dir=job.scratch_dir))
+    try:
+        context = workdir / "context"
+        prepare_context(job, buildpack, context)
+        dockerfile = workdir / "Dockerfile"
+        dockerfile.write_text(render_dockerfile(job.stack_image, job.cache_id, buildpack.phases,
+                                                explicit, buildpack.name))
+        output = BuildOutput(job.log)
+        try:
+            image_id = job.engine.build_image(context, job.tag, output, job.timeout,
+                                              dockerfile=dockerfile,
+                                              secrets={SECRET_ID: job.ca_bundle})
+        except BuildFailed as error:
+            output.flush()
+            step = STEP_LABELS.get(output.failed_step or "", "building the image")
+            raise BuildFailed(f"the {buildpack.name} buildpack failed while {step}"
+                              f"{output.exit_status}; see its output above") from error
+        if output.reused_dependencies:
+            job.log("-----> Dependencies unchanged: reused the dependency layer")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    release_text = job.engine.read_image_file(job.tag, RELEASE_FILE)
+    return BuildResult(image_id=image_id,
+                       default_process_types=parse_release_output(release_text or b""))
+
+
+class BuildOutput:
+    """Turns BuildKit's plain progress into the buildpack's own output for the pusher.
+
+    The buildpack's lines (``#7 1.234 -----> Installing requirements``) are passed on without
+    BuildKit's step number and timer; BuildKit's bookkeeping (context transfer, exporting) is
+    dropped; errors that are not a step's exit status (a platform problem) are passed on whole.
+    """
+
+    _STEP_RE = re.compile(r'^#(\d+) \[[^\]]*\] RUN .*"/paas/buildstep\.sh", "(\w+)"\]')
+    _OUTPUT_RE = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
+    _EXIT_RE = re.compile(r"exit code: (\d+)")
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.steps: dict[str, str] = {}
+        self.failed_step: str | None = None
+        self.exit_status = ""
+        self.reused_dependencies = False
+        self._in_error_summary = False
+
+    def __call__(self, line: str) -> None:
+        if match := self._STEP_RE.match(line):
+            self.steps[match.group(1)] = match.group(2)
+            return
+        if match := self._OUTPUT_RE.match(line):
+            if match.group(1) in self.steps:
+                self.log(match.group(2))
+            return
+        if line.startswith("#"):
+            number, _, rest = line[1:].partition(" ")
+            step = self.steps.get(number)
+            if rest == "CACHED" and step == "dependencies":
+                self.reused_dependencies = True
+            elif rest.startswith("ERROR"):
+                if step:
+                    self.failed_step = step
+                    code = self._EXIT_RE.search(rest)
+                    self.exit_status = f" (exit status {code.group(1)})" if code else ""
+                else:
+                    self.log(rest)
+            return
+        if line.startswith("------"):
+            # BuildKit repeats the failed step's last lines between dashes; they were shown.
+            self._in_error_summary = not self._in_error_summary
+            return
+        if self._in_error_summary or not line.strip():
+            return
+        if line.startswith("error:") and self.failed_step:
+            return  # "failed to solve: executor failed running [...]": said better by the caller
+        self.log(line)
+
+    def flush(self) -> None:
+        """Nothing is buffered; kept so callers need not know."""
+
+
+def parse_release_output(text: bytes) -> dict[str, str | None]:
+    """``default_process_types`` from ``bin/release`` output (YAML as buildpacks print it, or JSON).
+
+    Only the shape the contract uses is read: a ``default_process_types:`` mapping of
+    ``type: command`` lines, or ``{}``. Raises UserError(invalid_release_output).
+    """
+    source = text.decode("utf-8", "replace")
+    stripped = source.strip()
+    if stripped.startswith("{"):
+        try:
+            value = json.loads(stripped)
+        except ValueError as error:
+            raise UserError(f"bin/release printed invalid JSON: {error}",
+                            code="invalid_release_output") from None
+        types = value.get("default_process_types") or {}
+        if not isinstance(types, dict):
+            raise UserError("bin/release: default_process_types is not a mapping",
+                            code="invalid_release_output")
+        return {str(k): str(v) for k, v in types.items()}
+    process_types: dict[str, str | None] = {}
+    in_section = False
+    for raw in source.splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#") or raw.strip() == "---":
+            continue
+        indented = raw[0] in " \t"
+        if not indented:
+            key, _, rest = raw.partition(":")
+            in_section = key.strip() == "default_process_types"
+            if in_section and rest.strip() not in ("", "{}"):
+                raise UserError(f"bin/release: cannot read {raw.strip()!r}",
+                                code="invalid_release_output")
+            continue
+        if in_section:
+            key, sep, command = raw.strip().partition(":")
+            if not sep or not key.strip():
+                raise UserError(f"bin/release: cannot read {raw.strip()!r}",
+                                code="invalid_release_output")
+            process_types[key.strip()] = _unquote(command.strip())
+    return process_types
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        inner = value[1:-1]
+        return inner.replace("''", "'") if value[0] == "'" else json.loads(value)
+    return value
+

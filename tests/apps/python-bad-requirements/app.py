@@ -1,0 +1,11 @@
+"""The python-bad-requirements sample: a Flask app served by gunicorn, built by the python buildpack."""
+
+from flask import Flask
+
+app = Flask(__name__)
+GREETING = "Hello from python-bad-requirements"
+
+
+@app.get("/")
+def index() -> str:
+    return GREETING + "\n"
