@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from paas.core.accounts import authenticate_token
@@ -91,7 +92,7 @@ def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
             return error_response(503, error.code, str(error))
         except PaasError as error:
             return error_response(status_for(error), error.code, str(error))
-        if isinstance(result, HttpResponse):
+        if isinstance(result, HttpResponseBase):  # streaming responses too
             return result
         return JsonResponse(result, status=201 if request.method == "POST" else 200,
                             safe=False)
