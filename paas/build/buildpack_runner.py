@@ -178,6 +178,12 @@ class BuildOutput:
         self._in_error_summary = False
 
     def __call__(self, line: str) -> None:
+        if line.startswith("------"):
+            # BuildKit repeats the failed step's last lines between dashes; they were shown.
+            self._in_error_summary = not self._in_error_summary
+            return
+        if self._in_error_summary:
+            return
         if match := self._STEP_RE.match(line):
             self.steps[match.group(1)] = match.group(2)
             return
@@ -198,11 +204,7 @@ class BuildOutput:
                 else:
                     self.log(rest)
             return
-        if line.startswith("------"):
-            # BuildKit repeats the failed step's last lines between dashes; they were shown.
-            self._in_error_summary = not self._in_error_summary
-            return
-        if self._in_error_summary or not line.strip():
+        if not line.strip():
             return
         if line.startswith("error:") and self.failed_step:
             return  # "failed to solve: executor failed running [...]": said better by the caller

@@ -40,7 +40,7 @@ BUILDPACKS_DIR = Path(__file__).resolve().parents[2] / "buildpacks"
 
 SELECTION_FILE = ".buildpacks"
 SELECTION_CONFIG_KEY = "BUILDPACK_URL"
-GIT_URL_RE = re.compile(r"^https?://[^\s#]+(#[A-Za-z0-9._/-]+)?$")
+GIT_URL_RE = re.compile(r"^https?://[^\s#]+(#[A-Za-z0-9_][A-Za-z0-9._/-]*)?$")
 BUILTIN_NAME_RE = re.compile(r"^(?:heroku/|paas/)?([a-z][a-z0-9-]*)$")
 GIT_CLONE_TIMEOUT = 120
 
