@@ -1,0 +1,395 @@
+"""`paas`: the command-line client, Heroku-style verbs over the JSON API.
+
+Every failure is one line on stderr and a non-zero exit status.
+"""
+
+import argparse
+import getpass
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from paas.cli import config
+from paas.cli.client import ApiError, Client
+
+REMOTE_APP_RE = re.compile(r"/git/([a-z][a-z0-9-]{0,29})\.git/?$")
+
+
+class CliError(Exception):
+    pass
+
+
+class Context:
+    """What a command needs: parsed arguments, the API client, and where to write."""
+
+    def __init__(self, args: argparse.Namespace, environ: dict[str, str], out: TextIO,
+                 err: TextIO, prompt: Callable[[str], str],
+                 secret_prompt: Callable[[str], str]) -> None:
+        self.args = args
+        self.environ = environ
+        self.out = out
+        self.err = err
+        self.prompt = prompt
+        self.secret_prompt = secret_prompt
+        self._client: Client | None = None
+        self.line_open = False  # a progress line waits for its "done"
+
+    @property
+    def config_path(self):
+        return config.config_path(self.environ)
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            try:
+                credentials = config.load(self.config_path)
+            except config.NotLoggedIn as error:
+                raise CliError(str(error)) from None
+            self._client = Client(credentials.url, credentials.token)
+        return self._client
+
+    @property
+    def app(self) -> str:
+        """The app named by -a, or by the `paas` git remote of the current directory."""
+        if self.args.app:
+            return self.args.app
+        try:
+            remote = subprocess.run(["git", "remote", "get-url", "paas"], capture_output=True,
+                                    text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            remote = ""
+        found = REMOTE_APP_RE.search(remote)
+        if found is None:
+            raise CliError("which app? use -a APP (or run inside a checkout with a `paas` "
+                           "git remote)")
+        return found.group(1)
+
+    def print(self, text: str = "", end: str = "\n") -> None:
+        self.out.write(text + end)
+        self.out.flush()
+
+    def progress(self, text: str) -> None:
+        """Start a line for a long operation; `done` finishes it."""
+        self.err.write(f"{text}... ")
+        self.err.flush()
+        self.line_open = True
+
+    def done(self, text: str = "done") -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+        self.line_open = False
+
+    def fail(self, message: str) -> None:
+        """Close an open progress line, then print the error on its own line."""
+        if self.line_open:
+            self.done("failed")
+        self.err.write(f"paas: error: {message}\n")
+
+
+def table(rows: list[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Columns aligned for a terminal."""
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in cells)
+
+
+def when(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else "-"
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_login(ctx: Context) -> None:
+    args = ctx.args
+    url = args.url or ctx.prompt("paas URL (e.g. http://paas.example.com:8000): ").strip()
+    username = args.username or ctx.prompt("Username: ").strip()
+    token = args.token or ctx.secret_prompt("API token: ").strip()
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"the URL must start with http:// or https://, got {url!r}")
+    who = Client(url, token).request("GET", "/whoami")
+    if who["username"] != username:
+        raise CliError(f"that token belongs to {who['username']!r}, not {username!r}")
+    config.save(ctx.config_path, config.Credentials(url.rstrip("/"), username, token))
+    ctx.print(f"Logged in to {url} as {username}")
+
+
+def cmd_apps(ctx: Context) -> None:
+    apps = ctx.client.request("GET", "/apps")
+    if not apps:
+        ctx.print("No apps yet. Create one with `paas apps:create NAME`, or just git push.")
+        return
+    ctx.print(table([(a["name"], a["status"], a["current_release"] or "-",
+                      " ".join(f"{k}={v}" for k, v in a["formation"].items()),
+                      when(a["last_deploy_at"]), a["url"]) for a in apps],
+                    ("NAME", "STATUS", "RELEASE", "PROCESSES", "DEPLOYED", "URL")))
+
+
+def cmd_apps_create(ctx: Context) -> None:
+    app = ctx.client.request("POST", "/apps", {"name": ctx.args.name})
+    shown = ctx.client.request("GET", ctx.client.app_path(app["name"]))
+    ctx.print(f"Created {app['name']}: {app['url']}")
+    ctx.print(f"Git remote: {shown['git_remote']}")
+
+
+def cmd_apps_destroy(ctx: Context) -> None:
+    app = ctx.app
+    confirm = ctx.args.confirm
+    if confirm is None:
+        ctx.err.write(f"This destroys {app}: its containers, repository, builds and releases.\n")
+        confirm = ctx.prompt(f"Type {app} to confirm: ").strip()
+    if confirm != app:
+        raise CliError(f"confirmation {confirm!r} does not match {app!r}; nothing destroyed")
+    ctx.progress(f"Destroying {app}")
+    ctx.client.request("DELETE", ctx.client.app_path(app))
+    ctx.done()
+
+
+def cmd_info(ctx: Context) -> None:
+    app = ctx.client.request("GET", ctx.client.app_path(ctx.app))
+    for label, value in [("Name", app["name"]), ("Owner", app["owner"]),
+                         ("Status", app["status"]), ("Release", app["current_release"] or "-"),
+                         ("URL", app["url"]), ("Git remote", app["git_remote"]),
+                         ("Collaborators", ", ".join(app["collaborators"]) or "-"),
+                         ("Domains", ", ".join(d["hostname"] for d in app["domains"]) or "-")]:
+        ctx.print(f"{label + ':':<15}{value}")
+
+
+def cmd_config(ctx: Context) -> None:
+    values = ctx.client.request("GET", ctx.client.app_path(ctx.app, "config"))
+    if not values:
+        ctx.print(f"{ctx.app} has no config vars.")
+    width = max((len(k) for k in values), default=0) + 1
+    for key, value in sorted(values.items()):
+        ctx.print(f"{key + ':':<{width}} {value}")
+
+
+def _config_change(ctx: Context, body: dict, what: str) -> None:
+    app = ctx.app
+    ctx.progress(f"{what} and restarting {app}")
+    result = ctx.client.request("PATCH", ctx.client.app_path(app, "config"), body)
+    release = result["release"]
+    ctx.done(f"done, {release['version']}" if release else "done (takes effect on next deploy)")
+
+
+def cmd_config_set(ctx: Context) -> None:
+    changes = {}
+    for pair in ctx.args.pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"expected KEY=VALUE, got {pair!r}")
+        changes[key] = value
+    _config_change(ctx, {"set": changes}, f"Setting {', '.join(changes)}")
+
+
+def cmd_config_unset(ctx: Context) -> None:
+    _config_change(ctx, {"unset": ctx.args.keys}, f"Unsetting {', '.join(ctx.args.keys)}")
+
+
+def cmd_ps(ctx: Context) -> None:
+    shown = ctx.client.request("GET", ctx.client.app_path(ctx.app, "formation"))
+    ctx.print("Formation: " + (" ".join(f"{k}={v}" for k, v in shown["formation"].items())
+                               or "none"))
+    instances = shown["instances"]
+    if instances:
+        ctx.print(table([(i["name"], i["state"], i["release"], i["port"] or "")
+                         for i in instances], ("INSTANCE", "STATE", "RELEASE", "PORT")))
+    else:
+        ctx.print("No containers are running.")
+
+
+def cmd_ps_scale(ctx: Context) -> None:
+    quantities = {}
+    for pair in ctx.args.pairs:
+        process_type, sep, raw = pair.partition("=")
+        if not sep or not raw.isdigit():
+            raise CliError(f"expected TYPE=N (like web=2), got {pair!r}")
+        quantities[process_type] = int(raw)
+    app = ctx.app
+    summary = " ".join(f"{k}={v}" for k, v in quantities.items())
+    ctx.progress(f"Scaling {app} to {summary}")
+    result = ctx.client.request("PATCH", ctx.client.app_path(app, "formation"), quantities)
+    ctx.done("done, now " + " ".join(f"{k}={v}" for k, v in result["formation"].items()))
+
+
+def cmd_releases(ctx: Context) -> None:
+    releases = ctx.client.request("GET", ctx.client.app_path(ctx.app, "releases"))
+    if not releases:
+        ctx.print(f"{ctx.app} has no releases yet.")
+        return
+    ctx.print(table([(r["version"], r["status"], r["description"], r["created_by"] or "-",
+                      when(r["created_at"])) for r in releases],
+                    ("VERSION", "STATUS", "DESCRIPTION", "BY", "CREATED")))
+
+
+def cmd_rollback(ctx: Context) -> None:
+    version = ctx.args.version
+    if not re.fullmatch(r"v?\d+", version):
+        raise CliError(f"expected a release like v3, got {version!r}")
+    app = ctx.app
+    ctx.progress(f"Rolling back {app} to v{version.lstrip('v')}")
+    release = ctx.client.request("POST", ctx.client.app_path(app, "rollback"),
+                                 {"version": version})
+    ctx.done(f"done, {release['version']}")
+
+
+def cmd_builds(ctx: Context) -> None:
+    builds = ctx.client.request("GET", ctx.client.app_path(ctx.app, "builds"))
+    if not builds:
+        ctx.print(f"{ctx.app} has no builds yet.")
+        return
+    ctx.print(table([(b["id"], b["status"], b["commit_sha"][:7], b["branch"],
+                      b["builder"] or "-", b["created_by"] or "-", when(b["created_at"]))
+                     for b in builds],
+                    ("ID", "STATUS", "COMMIT", "BRANCH", "BUILDER", "BY", "CREATED")))
+
+
+def cmd_builds_output(ctx: Context) -> None:
+    path = ctx.client.app_path(ctx.app, "builds", str(ctx.args.id), "log")
+    for line in ctx.client.stream(path):
+        ctx.print(line)
+
+
+def cmd_logs(ctx: Context) -> None:
+    params: dict[str, Any] = {"tail": ctx.args.num}
+    if ctx.args.follow:
+        params["follow"] = "1"
+    try:
+        for line in ctx.client.stream(ctx.client.app_path(ctx.app, "logs"), **params):
+            ctx.print(line)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_run(ctx: Context) -> int:
+    command = ctx.args.command
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CliError("give the command to run: paas run -- COMMAND")
+    app = ctx.app
+    ctx.err.write(f"Running `{shlex.join(command)}` on {app}...\n")
+    result = ctx.client.request("POST", ctx.client.app_path(app, "run"),
+                                {"command": shlex.join(command)})
+    ctx.out.write(result["output"])
+    ctx.out.flush()
+    return int(result["exit_code"])
+
+
+def cmd_domains(ctx: Context) -> None:
+    domains = ctx.client.request("GET", ctx.client.app_path(ctx.app, "domains"))
+    for domain in domains:
+        ctx.print(domain["hostname"])
+    if not domains:
+        ctx.print(f"{ctx.app} has no custom domains.")
+
+
+def cmd_domains_add(ctx: Context) -> None:
+    domain = ctx.client.request("POST", ctx.client.app_path(ctx.app, "domains"),
+                                {"hostname": ctx.args.hostname})
+    ctx.print(f"Added {domain['hostname']} to {ctx.app}")
+
+
+def cmd_domains_remove(ctx: Context) -> None:
+    ctx.client.request("DELETE", ctx.client.app_path(ctx.app, "domains", ctx.args.hostname))
+    ctx.print(f"Removed {ctx.args.hostname} from {ctx.app}")
+
+
+def cmd_access(ctx: Context) -> None:
+    for username in ctx.client.request("GET", ctx.client.app_path(ctx.app, "collaborators")):
+        ctx.print(username)
+
+
+def cmd_access_add(ctx: Context) -> None:
+    ctx.client.request("POST", ctx.client.app_path(ctx.app, "collaborators"),
+                       {"username": ctx.args.username})
+    ctx.print(f"{ctx.args.username} can now change {ctx.app}")
+
+
+def cmd_access_remove(ctx: Context) -> None:
+    ctx.client.request("DELETE",
+                       ctx.client.app_path(ctx.app, "collaborators", ctx.args.username))
+    ctx.print(f"Removed {ctx.args.username} from {ctx.app}")
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paas", description="Manage apps on a paas server.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable, help_text: str, app: bool = True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if app:
+            sub.add_argument("-a", "--app", help="app name (default: from the `paas` remote)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    login = add("login", cmd_login, "save the server URL, your username and token", app=False)
+    login.add_argument("--url")
+    login.add_argument("--username")
+    login.add_argument("--token")
+    add("apps", cmd_apps, "list your apps", app=False)
+    add("apps:create", cmd_apps_create, "create an app", app=False).add_argument("name")
+    destroy = add("apps:destroy", cmd_apps_destroy, "destroy an app (asks to confirm)")
+    destroy.add_argument("--confirm", metavar="APP", help="the app's name, to skip the prompt")
+    add("apps:info", cmd_info, "show an app")
+    add("config", cmd_config, "show config vars")
+    add("config:set", cmd_config_set, "set config vars and restart").add_argument(
+        "pairs", nargs="+", metavar="KEY=VALUE")
+    add("config:unset", cmd_config_unset, "unset config vars and restart").add_argument(
+        "keys", nargs="+", metavar="KEY")
+    add("ps", cmd_ps, "show process types and running instances")
+    add("ps:scale", cmd_ps_scale, "scale process types, like web=2 worker=1").add_argument(
+        "pairs", nargs="+", metavar="TYPE=N")
+    add("releases", cmd_releases, "list releases")
+    add("rollback", cmd_rollback, "roll back to a release (code and config)").add_argument(
+        "version", metavar="vN")
+    add("builds", cmd_builds, "list builds")
+    add("builds:output", cmd_builds_output, "print a build's log").add_argument(
+        "id", type=int)
+    logs = add("logs", cmd_logs, "show the app's output")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following")
+    logs.add_argument("-n", "--num", type=int, default=100, help="lines of history")
+    add("run", cmd_run, "run a one-off command: paas run -- COMMAND").add_argument(
+        "command", nargs=argparse.REMAINDER)
+    add("domains", cmd_domains, "list custom domains")
+    add("domains:add", cmd_domains_add, "route a domain to the app").add_argument("hostname")
+    add("domains:remove", cmd_domains_remove, "stop routing a domain").add_argument("hostname")
+    add("access", cmd_access, "list collaborators")
+    add("access:add", cmd_access_add, "add a collaborator").add_argument("username")
+    add("access:remove", cmd_access_remove, "remove a collaborator").add_argument("username")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None,
+         out: TextIO | None = None, err: TextIO | None = None,
+         prompt: Callable[[str], str] = input,
+         secret_prompt: Callable[[str], str] = getpass.getpass) -> int:
+    """Run one command; return the exit status (the command's own for `run`)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    ctx = Context(args, dict(os.environ if environ is None else environ), out, err, prompt,
+                  secret_prompt)
+    try:
+        status = args.handler(ctx)
+    except ApiError as error:
+        if error.status == 401:
+            ctx.fail("the server rejected your token; run `paas login`")
+        else:
+            ctx.fail(f"{error} ({error.code})")
+        return 1
+    except (CliError, EOFError) as error:
+        ctx.fail(str(error) or "no input")
+        return 1
+    except KeyboardInterrupt:
+        err.write("\n")
+        return 130
+    return status if isinstance(status, int) else 0

@@ -1,0 +1,192 @@
+"""The `paas` CLI against a live test server: every verb, and the roles' permissions."""
+
+import json
+import stat
+
+import pytest
+
+from paas.core.accounts import create_token
+from paas.core.applications import create_app
+from paas.core.models import App, Build
+from tests.unit.cli.conftest import Terminal
+
+
+@pytest.fixture
+def shop(users, platform, transactional_db):
+    app = create_app("shop", users.owner)
+    app.collaborators.add(users.collaborator)
+    platform.deploy(app, process_types={"web": None, "worker": "python worker.py"})
+    return app
+
+
+def test_login_asks_for_url_user_and_token_and_keeps_them_private(tmp_path, live_server,
+                                                                   users):
+    term = Terminal(tmp_path / "cfg" / "config.json")
+    token = create_token(users.owner)
+    result = term("login", answers=[live_server.url, "owner", token])
+    assert result.code == 0, result.err
+    assert f"Logged in to {live_server.url} as owner" in result.out
+    path = tmp_path / "cfg" / "config.json"
+    assert json.loads(path.read_text())["token"] == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_login_refuses_a_bad_token_in_one_line(tmp_path, live_server, users):
+    term = Terminal(tmp_path / "config.json")
+    result = term("login", "--url", live_server.url, "--username", "owner", "--token", "nope")
+    assert result.code == 1
+    assert result.err == "paas: error: the server rejected your token; run `paas login`\n"
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_commands_without_login_say_so(tmp_path):
+    result = Terminal(tmp_path / "none.json")("apps")
+    assert (result.code, result.err) == (1, "paas: error: not logged in: run `paas login`\n")
+
+
+def test_an_unreachable_server_is_one_clear_line(tmp_path, users, transactional_db):
+    term = Terminal(tmp_path / "config.json")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"url": "http://127.0.0.1:9", "username": "owner", "token": "x"}))
+    result = term("apps")
+    assert result.code == 1
+    assert result.err.startswith("paas: error: cannot reach http://127.0.0.1:9/api")
+    assert result.err.count("\n") == 1
+
+
+def test_apps_lists_and_creates(terminal, users, shop):
+    owner = terminal(users.owner)
+    listed = owner("apps")
+    assert listed.code == 0
+    assert "shop" in listed.out and "running" in listed.out and "web=1" in listed.out
+    created = owner("apps:create", "fresh")
+    assert created.code == 0, created.err
+    assert "Created fresh" in created.out and "/git/fresh.git" in created.out
+    assert App.objects.get(name="fresh").owner == users.owner
+
+
+def test_apps_create_reports_an_invalid_name_with_its_code(terminal, users):
+    result = terminal(users.owner)("apps:create", "Bad_Name")
+    assert result.code == 1
+    assert result.err.startswith("paas: error: invalid app name 'Bad_Name'")
+    assert result.err.rstrip().endswith("(invalid_app_name)")
+
+
+def test_config_set_show_and_unset(terminal, users, shop, platform):
+    collaborator = terminal(users.collaborator)
+    result = collaborator("config:set", "GREETING=Howdy there", "MODE=fast", "-a", "shop")
+    assert result.code == 0, result.err
+    assert "Setting GREETING, MODE and restarting shop... done, v2" in result.err
+    assert platform.runtime.converged[-1].env == {"GREETING": "Howdy there", "MODE": "fast"}
+    shown = collaborator("config", "-a", "shop")
+    assert "GREETING: Howdy there" in shown.out
+    unset = collaborator("config:unset", "MODE", "-a", "shop")
+    assert unset.code == 0 and "done, v3" in unset.err
+    assert App.objects.get(name="shop").config == {"GREETING": "Howdy there"}
+
+
+def test_config_set_needs_key_value_pairs(terminal, users, shop):
+    result = terminal(users.owner)("config:set", "GREETING", "-a", "shop")
+    assert (result.code, result.err) == (1, "paas: error: expected KEY=VALUE, got 'GREETING'\n")
+
+
+def test_ps_and_ps_scale(terminal, users, shop):
+    owner = terminal(users.owner)
+    scaled = owner("ps:scale", "web=2", "worker=1", "-a", "shop")
+    assert scaled.code == 0, scaled.err
+    assert "done, now web=2 worker=1" in scaled.err
+    ps = owner("ps", "-a", "shop")
+    assert "Formation: web=2 worker=1" in ps.out
+    assert [line.split()[0] for line in ps.out.splitlines()[2:]] == [
+        "web.1", "web.2", "worker.1"]
+
+
+def test_ps_scale_rejects_bad_input(terminal, users, shop):
+    owner = terminal(users.owner)
+    assert owner("ps:scale", "web=two", "-a", "shop").code == 1
+    unknown = owner("ps:scale", "clock=1", "-a", "shop")
+    assert unknown.code == 1 and "(unknown_process_type)" in unknown.err
+    assert shop.formations.get(process_type="web").quantity == 1
+
+
+def test_releases_and_rollback(terminal, users, shop):
+    owner = terminal(users.owner)
+    owner("config:set", "GREETING=Howdy", "-a", "shop")
+    rolled = owner("rollback", "v1", "-a", "shop")
+    assert rolled.code == 0, rolled.err
+    assert "Rolling back shop to v1... done, v3" in rolled.err
+    releases = owner("releases", "-a", "shop").out.splitlines()
+    assert releases[1].split()[:2] == ["v3", "current"]
+    assert "Rollback to v1" in releases[1]
+    missing = owner("rollback", "v42", "-a", "shop")
+    assert missing.code == 1 and "(release_not_found)" in missing.err
+
+
+def test_builds_and_their_output(terminal, users, shop, settings):
+    from paas.core.buildlog import log_path
+
+    build = Build.objects.create(app=shop, commit_sha="d" * 40, branch="main",
+                                 status=Build.Status.SUCCEEDED, builder="dockerfile")
+    path = log_path(settings.PAAS_HOME, "shop", build.pk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("-----> Building shop\n")
+    collaborator = terminal(users.collaborator)
+    listed = collaborator("builds", "-a", "shop")
+    assert f"{build.pk}" in listed.out and "succeeded" in listed.out and "ddddddd" in listed.out
+    output = collaborator("builds:output", str(build.pk), "-a", "shop")
+    assert output.out == "-----> Building shop\n"
+
+
+def test_domains_and_access(terminal, users, shop):
+    owner = terminal(users.owner)
+    assert owner("domains:add", "shop.example.com", "-a", "shop").code == 0
+    assert owner("domains", "-a", "shop").out == "shop.example.com\n"
+    assert owner("access:add", "outsider", "-a", "shop").code == 0
+    assert owner("access", "-a", "shop").out == "collaborator\noutsider\n"
+    assert owner("access:remove", "outsider", "-a", "shop").code == 0
+    assert owner("domains:remove", "shop.example.com", "-a", "shop").code == 0
+    assert owner("domains", "-a", "shop").out == "shop has no custom domains.\n"
+
+
+def test_destroy_asks_for_the_name_and_only_the_owner_may(terminal, users, shop, platform):
+    collaborator = terminal(users.collaborator)
+    refused = collaborator("apps:destroy", "-a", "shop", "--confirm", "shop")
+    assert refused.code == 1 and "(forbidden)" in refused.err
+    owner = terminal(users.owner)
+    wrong = owner("apps:destroy", "-a", "shop", answers=["shoe"])
+    assert wrong.code == 1 and "nothing destroyed" in wrong.err
+    assert App.objects.filter(name="shop").exists()
+    done = owner("apps:destroy", "-a", "shop", answers=["shop"])
+    assert done.code == 0, done.err
+    assert not App.objects.filter(name="shop").exists()
+    assert platform.runtime.stopped == ["shop"]
+
+
+def test_outsider_sees_nothing_and_changes_nothing(terminal, users, shop):
+    outsider = terminal(users.outsider)
+    assert "No apps yet" in outsider("apps").out
+    for argv in (["config"], ["config:set", "A=1"], ["ps:scale", "web=3"], ["rollback", "v1"],
+                 ["releases"], ["builds"], ["apps:destroy", "--confirm", "shop"]):
+        result = outsider(*argv, "-a", "shop")
+        assert result.code == 1, argv
+        assert result.err.splitlines()[-1] == \
+            "paas: error: app 'shop' not found (app_not_found)", argv
+    shop.refresh_from_db()
+    assert shop.config == {}
+    assert shop.formations.get(process_type="web").quantity == 1
+
+
+def test_the_app_comes_from_the_paas_git_remote(terminal, users, shop, tmp_path, monkeypatch):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "work")], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "work"), "remote", "add", "paas",
+                    "http://owner:t@paas.example:8000/git/shop.git"], check=True)
+    monkeypatch.chdir(tmp_path / "work")
+    assert "web=1" in terminal(users.owner)("ps").out
+
+
+def test_without_an_app_it_says_how_to_name_one(terminal, users, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = terminal(users.owner)("ps")
+    assert result.code == 1 and "use -a APP" in result.err
