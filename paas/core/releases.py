@@ -67,6 +67,8 @@ def create_release(
             description=description, created_by=user, build=build, app_json=app_json or {},
         )
         for process_type in process_types:
+            if process_type == RELEASE_PROCESS:
+                continue  # runs once per release, never scaled
             default = 1 if process_type == "web" else 0
             quantity = formation_defaults.get(process_type, {}).get("quantity", default)
             Formation.objects.get_or_create(

@@ -56,6 +56,13 @@ http {{
     scgi_temp_path {tmp_dir}/scgi;
     client_max_body_size 100m;
     server_names_hash_bucket_size 128;
+    # No keep-alive towards clients. A reload (every deploy, scale and config change) makes
+    # the old workers finish their in-flight requests, answered with "Connection: keep-alive",
+    # and then close those connections: a client that sends its next request on one gets a
+    # reset (wrk counted one failure per connection per reload). With "Connection: close" on
+    # every answer no client, retrying or not, ever loses a request to a deploy. Upstream
+    # keep-alive (nginx -> containers) stays on.
+    keepalive_timeout 0;
 
     # Requests for hosts that no app claims.
     server {{

@@ -1,0 +1,126 @@
+"""Fakes at the Docker and nginx edge for runtime unit tests (in the spirit of MemoryRepo)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paas.router.nginx import AppRoute
+from paas.runtime.docker_engine import (
+    LABEL_APP,
+    LABEL_INSTANCE,
+    LABEL_PROCESS,
+    LABEL_RELEASE,
+    LABEL_SPEC,
+    ContainerSpec,
+    OneOffResult,
+    OneOffSpec,
+    RunningInstance,
+)
+
+
+@dataclass
+class FakeContainer:
+    name: str
+    labels: dict
+    status: str = "running"
+    port: int | None = None
+    restart_count: int = 0
+    exit_code: int = 0
+    log: bytes = b""
+    id: str = ""
+
+    @property
+    def attrs(self) -> dict:
+        ports = {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(self.port)}]} \
+            if self.port else {}
+        return {"NetworkSettings": {"Ports": ports}, "RestartCount": self.restart_count,
+                "State": {"ExitCode": self.exit_code}}
+
+    def reload(self) -> None:
+        pass
+
+
+@dataclass
+class FakeEngine:
+    """Containers in a dict; every start/stop is recorded in ``events`` (shared with the
+    router, so tests can check the order of switch and drain)."""
+
+    events: list = field(default_factory=list)
+    containers: dict = field(default_factory=dict)
+    home: str = "/tmp/paas-fake-home"
+    next_port: int = 40000
+    fail_start: set = field(default_factory=set)
+    oneoff_result: OneOffResult = field(default_factory=lambda: OneOffResult(0, "done\n"))
+    oneoffs: list = field(default_factory=list)
+    volumes: set = field(default_factory=set)
+    saved_logs: dict = field(default_factory=dict)
+
+    def add(self, app: str, release: int, process_type: str, instance: int,
+            spec_hash: str = "", **state) -> FakeContainer:
+        name = f"paas.{app}.{process_type}.{instance}.v{release}"
+        if "port" not in state and process_type == "web":
+            state["port"] = self._port()
+        container = FakeContainer(name=name, id=name, labels={
+            LABEL_APP: app, LABEL_RELEASE: str(release), LABEL_PROCESS: process_type,
+            LABEL_INSTANCE: str(instance), LABEL_SPEC: spec_hash}, **state)
+        self.containers[name] = container
+        return container
+
+    def _port(self) -> int:
+        self.next_port += 1
+        return self.next_port
+
+    def instances(self, app: str | None = None) -> list[RunningInstance]:
+        return [RunningInstance(c, c.labels[LABEL_APP], int(c.labels[LABEL_RELEASE]),
+                                c.labels[LABEL_PROCESS], int(c.labels[LABEL_INSTANCE]))
+                for c in self.containers.values() if app in (None, c.labels[LABEL_APP])]
+
+    def start(self, spec: ContainerSpec) -> RunningInstance:
+        if spec.name in self.fail_start:
+            from paas.core.errors import PlatformError
+            raise PlatformError("cannot start", code="container_start_failed")
+        self.containers.pop(spec.name, None)
+        container = FakeContainer(
+            name=spec.name, id=spec.name, port=self._port() if spec.publish else None,
+            labels={LABEL_APP: spec.app, LABEL_RELEASE: str(spec.release),
+                    LABEL_PROCESS: spec.process_type, LABEL_INSTANCE: str(spec.instance),
+                    LABEL_SPEC: spec.spec_hash})
+        container.spec = spec  # type: ignore[attr-defined]
+        self.containers[spec.name] = container
+        self.events.append(("start", spec.name))
+        return RunningInstance(container, spec.app, spec.release, spec.process_type,
+                               spec.instance)
+
+    def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
+                        keep_logs_in: Path | None = None) -> None:
+        self.events.append(("stop", instance.container.name, grace_seconds))
+        if keep_logs_in is not None:
+            self.saved_logs[instance.container.name] = keep_logs_in
+        self.containers.pop(instance.container.name, None)
+
+    def refresh(self, instance: RunningInstance) -> RunningInstance | None:
+        return instance if instance.container.name in self.containers else None
+
+    def logs_tail(self, instance: RunningInstance, lines: int = 30) -> str:
+        return instance.container.log.decode()
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        self.volumes.add(name)
+
+    def run_once(self, spec: OneOffSpec, timeout: float, log=None) -> OneOffResult:
+        self.oneoffs.append(spec)
+        self.events.append(("oneoff", spec.kind))
+        return self.oneoff_result
+
+
+@dataclass
+class FakeRouter:
+    events: list
+    routes: dict = field(default_factory=dict)
+
+    def set_route(self, route: AppRoute) -> None:
+        self.routes[route.app] = route
+        self.events.append(("route", route.ports))
+
+    def remove_route(self, app: str) -> None:
+        self.routes.pop(app, None)
+        self.events.append(("unroute", app))

@@ -1,0 +1,62 @@
+"""App logs: saved logs of removed containers and live logs merge by time, with prefixes."""
+
+import pytest
+
+from paas.core import applogs
+from paas.core.errors import UserError
+from paas.runtime.reconcile import Runtime
+from tests.unit.runtime.fakes import FakeEngine, FakeRouter
+
+
+class LoggingEngine(FakeEngine):
+    def logs(self, instance, follow=False, since=None):
+        return iter(instance.container.log.splitlines())
+
+
+@pytest.fixture
+def platform(monkeypatch, tmp_path):
+    engine = LoggingEngine(home=str(tmp_path))
+    runtime = Runtime(engine, FakeRouter(engine.events), healthcheck_timeout=1,
+                      drain_seconds=0)
+    monkeypatch.setattr(applogs, "get_engine", lambda: engine)
+    monkeypatch.setattr(applogs, "get_runtime", lambda: runtime)
+    return engine, runtime
+
+
+class FakeApp:
+    name = "shop"
+
+
+def test_it_merges_kept_and_live_logs_in_time_order_with_prefixes(platform):
+    engine, runtime = platform
+    kept = runtime.logs_dir("shop", 1)
+    kept.mkdir(parents=True)
+    (kept / "web.1.log").write_bytes(
+        b"2026-11-30T10:00:00.000000001Z booting v1\n"
+        b"2026-11-30T10:00:02.000000000Z stopping v1\n")
+    engine.add("shop", 2, "web", 1, log=b"2026-11-30T10:00:01.500000000Z booting v2\n")
+    engine.add("shop", 2, "worker", 1, log=b"2026-11-30T10:00:03.000000000Z tick\n")
+
+    lines = list(applogs.app_logs(FakeApp(), tail=100))
+
+    assert lines == ["web.1 | booting v1", "web.1 | booting v2", "web.1 | stopping v1",
+                     "worker.1 | tick"]
+
+
+def test_tail_keeps_the_newest_lines_and_release_filters(platform):
+    engine, runtime = platform
+    kept = runtime.logs_dir("shop", 1)
+    kept.mkdir(parents=True)
+    (kept / "web.1.log").write_bytes(b"2026-11-30T10:00:00.000000000Z old\n")
+    engine.add("shop", 2, "web", 1, log=b"2026-11-30T10:00:01.000000000Z a\n"
+                                         b"2026-11-30T10:00:02.000000000Z b\n")
+
+    assert list(applogs.app_logs(FakeApp(), tail=2)) == ["web.1 | a", "web.1 | b"]
+    assert list(applogs.app_logs(FakeApp(), tail=0)) == []
+    assert list(applogs.app_logs(FakeApp(), release=1)) == ["web.1 | old"]
+
+
+@pytest.mark.parametrize("tail", [-1, 10_001, "5", True])
+def test_it_rejects_a_bad_tail(platform, tail):
+    with pytest.raises(UserError):
+        list(applogs.app_logs(FakeApp(), tail=tail))

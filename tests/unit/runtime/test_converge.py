@@ -1,0 +1,174 @@
+"""Runtime.converge: the order that keeps an app serving, with fakes at the Docker edge."""
+
+import pytest
+
+from paas.runtime import reconcile as runtime_reconcile
+from paas.runtime.health import HealthCheckFailed
+from paas.runtime.reconcile import DesiredApp, Runtime
+from tests.unit.runtime.fakes import FakeEngine, FakeRouter
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(runtime_reconcile, "ROUTER_SETTLE_SECONDS", 0)
+
+
+@pytest.fixture
+def healthy(monkeypatch):
+    calls = []
+
+    def fake_wait(port, checks, is_running, deadline_seconds, log):
+        calls.append(port)
+
+    monkeypatch.setattr(runtime_reconcile, "wait_until_healthy", fake_wait)
+    return calls
+
+
+def desired(release=2, web=1, worker=0, **overrides) -> DesiredApp:
+    values = dict(app="shop", release=release, image=f"paas/shop:v{release}",
+                  env={"GREETING": "hi"}, process_types={"web": None, "worker": "run-worker",
+                                                         "release": "migrate"},
+                  quantities={"web": web, "worker": worker}, hostnames=("shop.localhost",))
+    values.update(overrides)
+    return DesiredApp(**values)
+
+
+def make_runtime() -> tuple[Runtime, FakeEngine, FakeRouter]:
+    engine = FakeEngine()
+    router = FakeRouter(engine.events)
+    return Runtime(engine, router, healthcheck_timeout=5, drain_seconds=7), engine, router
+
+
+def running_names(engine: FakeEngine) -> list[str]:
+    return sorted(engine.containers)
+
+
+def test_it_switches_the_router_before_draining_the_old_release(healthy):
+    runtime, engine, router = make_runtime()
+    old = engine.add("shop", 1, "web", 1)
+
+    ports = runtime.converge(desired())
+
+    new_port = engine.containers["paas.shop.web.1.v2"].port
+    assert ports == [new_port]
+    assert engine.events == [("start", "paas.shop.web.1.v2"), ("route", (new_port,)),
+                             ("stop", old.name, 7)]
+    assert healthy == [new_port]
+    assert running_names(engine) == ["paas.shop.web.1.v2"]
+    assert engine.saved_logs[old.name].parts[-2:] == ("shop", "v1")
+
+
+def test_it_gives_only_web_a_port_and_never_runs_the_release_type(healthy):
+    runtime, engine, router = make_runtime()
+
+    runtime.converge(desired(web=1, worker=2))
+
+    specs = {name: c.spec for name, c in engine.containers.items()}
+    assert sorted(specs) == ["paas.shop.web.1.v2", "paas.shop.worker.1.v2",
+                             "paas.shop.worker.2.v2"]
+    assert specs["paas.shop.web.1.v2"].publish is True
+    assert specs["paas.shop.worker.1.v2"].publish is False
+    assert specs["paas.shop.worker.2.v2"].env["DYNO"] == "worker.2"
+    assert specs["paas.shop.worker.1.v2"].command == "run-worker"
+    assert healthy == [engine.containers["paas.shop.web.1.v2"].port]  # workers: no HTTP check
+
+
+def test_a_failing_health_check_removes_the_new_containers_and_keeps_the_route(monkeypatch):
+    runtime, engine, router = make_runtime()
+    old = engine.add("shop", 1, "web", 1)
+
+    def failing(port, checks, is_running, deadline_seconds, log):
+        raise HealthCheckFailed("health check 'x' failed after 3 attempts: HTTP 500")
+
+    monkeypatch.setattr(runtime_reconcile, "wait_until_healthy", failing)
+    lines = []
+    with pytest.raises(HealthCheckFailed):
+        runtime.converge(desired(), lines.append)
+
+    assert running_names(engine) == [old.name]
+    assert router.routes == {}
+    assert ("stop", "paas.shop.web.1.v2", 0) in engine.events
+    assert "       removing web.1" in lines
+
+
+def test_scaling_down_drains_only_the_surplus_after_the_router_drops_it(healthy):
+    runtime, engine, router = make_runtime()
+    for number in (1, 2, 3):
+        engine.add("shop", 2, "web", number,
+                   spec_hash=runtime._spec(desired(web=3), "web", number).spec_hash)
+
+    runtime.converge(desired(web=1))
+
+    kept_port = engine.containers["paas.shop.web.1.v2"].port
+    assert engine.events == [("route", (kept_port,)), ("stop", "paas.shop.web.2.v2", 7),
+                             ("stop", "paas.shop.web.3.v2", 7)]
+
+
+def test_scaling_up_routes_to_every_healthy_instance(healthy):
+    runtime, engine, router = make_runtime()
+    engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
+
+    ports = runtime.converge(desired(web=3))
+
+    assert len(ports) == 3
+    assert router.routes["shop"].ports == tuple(sorted(ports))
+    assert not [event for event in engine.events if event[0] == "stop"]
+
+
+def test_new_limits_replace_a_running_instance_side_by_side(healthy):
+    runtime, engine, router = make_runtime()
+    before = desired()
+    engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(before, "web", 1).spec_hash)
+
+    runtime.converge(desired(limits={"web": {"memory": "256m"}}))
+
+    (name,) = engine.containers
+    assert name.startswith("paas.shop.web.1.v2.")  # beside the old one, then the old goes
+    assert engine.containers[name].spec.mem_limit == "256m"
+    assert engine.events[-1] == ("stop", "paas.shop.web.1.v2", 7)
+
+
+def test_dead_containers_are_cleared_first_and_replaced(healthy):
+    runtime, engine, router = make_runtime()
+    spec_hash = runtime._spec(desired(), "web", 1).spec_hash
+    engine.add("shop", 2, "web", 1, spec_hash=spec_hash, status="exited", exit_code=137)
+
+    runtime.converge(desired())
+
+    assert engine.events[0] == ("stop", "paas.shop.web.1.v2", 0)
+    assert engine.events[1] == ("start", "paas.shop.web.1.v2")
+    assert engine.containers["paas.shop.web.1.v2"].status == "running"
+
+
+def test_a_converged_app_is_left_alone(healthy):
+    runtime, engine, router = make_runtime()
+    engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
+
+    runtime.converge(desired())
+
+    assert [event[0] for event in engine.events] == ["route"]
+
+
+def test_volumes_are_created_and_mounted_in_every_process(healthy):
+    runtime, engine, router = make_runtime()
+    volumes = {"paas-shop-data": {"bind": "/data", "mode": "rw"}}
+
+    runtime.converge(desired(worker=1, volumes=volumes))
+
+    assert engine.volumes == {"paas-shop-data"}
+    assert all(c.spec.volumes == volumes for c in engine.containers.values())
+
+
+def test_a_oneoff_gets_the_config_and_volumes_but_no_port():
+    runtime, engine, router = make_runtime()
+    volumes = {"paas-shop-data": {"bind": "/data", "mode": "rw"}}
+
+    result = runtime.run_oneoff(desired(volumes=volumes), "echo hi", kind="run", timeout=5)
+
+    assert result.exit_code == 0
+    (spec,) = engine.oneoffs
+    assert spec.command == "echo hi"
+    assert spec.env["GREETING"] == "hi" and spec.env["PAAS_RELEASE"] == "2"
+    assert "PORT" not in spec.env
+    assert spec.volumes == volumes
+    assert router.routes == {}
