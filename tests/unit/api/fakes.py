@@ -6,6 +6,7 @@ The services in ``paas.core`` run for real against these; only the edge is repla
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -22,7 +23,12 @@ class FakeInstance:
     process_type: str
     instance: int
     port: int | None
-    container: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(status="running"))
+    container: SimpleNamespace = field(
+        default_factory=lambda: SimpleNamespace(status="running", id=str(id(object()))))
+
+    @property
+    def label(self) -> str:
+        return f"{self.process_type}.{self.instance}"
 
     @property
     def running(self) -> bool:
@@ -38,6 +44,8 @@ class FakeEngine:
     def __init__(self) -> None:
         self.images: dict[str, str] = {}
         self.containers: dict[str, list[FakeInstance]] = {}
+        # What each instance printed, by label, as Docker's "<timestamp> <text>" lines.
+        self.output: dict[str, list[bytes]] = {}
 
     def add_image(self, image_id: str) -> str:
         self.images[image_id] = image_id
@@ -58,11 +66,24 @@ class FakeEngine:
         return list(self.containers.get(app, []))
 
 
+    def logs(self, instance: FakeInstance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        yield from self.output.get(instance.label, [])
+
+
 class FakeRuntime:
-    def __init__(self, engine: FakeEngine) -> None:
+    def __init__(self, engine: FakeEngine, app_logs_dir: Path) -> None:
         self.engine = engine
+        self.app_logs_dir = app_logs_dir
         self.converged: list[DesiredApp] = []
         self.stopped: list[str] = []
+        self.commands: list[str] = []
+
+    def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
+                   log=None) -> SimpleNamespace:
+        self.commands.append(command)
+        return SimpleNamespace(exit_code=3, output=f"ran {command} in v{desired.release}\n",
+                               timed_out=False)
 
     def converge(self, desired: DesiredApp, log=None) -> list[int]:
         self.converged.append(desired)
@@ -101,10 +122,11 @@ class FakePlatform:
 
 
 @pytest.fixture
-def platform(monkeypatch) -> FakePlatform:
+def platform(monkeypatch, tmp_path) -> FakePlatform:
     engine = FakeEngine()
-    runtime = FakeRuntime(engine)
-    for module in ("paas.core.releases", "paas.core.applications", "paas.core.reconcile"):
+    runtime = FakeRuntime(engine, tmp_path / "app-logs")
+    for module in ("paas.core.releases", "paas.core.applications", "paas.core.reconcile",
+                   "paas.core.applogs", "paas.core.processes"):
         monkeypatch.setattr(f"{module}.get_engine", lambda: engine, raising=False)
         monkeypatch.setattr(f"{module}.get_runtime", lambda: runtime, raising=False)
     monkeypatch.setattr("paas.core.releases.app_lock", no_lock)

@@ -1,0 +1,5 @@
+import sys
+
+from paas.cli.main import main
+
+sys.exit(main())
