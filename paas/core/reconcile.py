@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from paas.core.errors import PaasError
 from paas.core.locks import app_lock
-from paas.core.models import App
+from paas.core.models import App, Release
 from paas.core.platform import get_engine, get_router, get_runtime
 from paas.core.releases import desired_state
 from paas.runtime.docker_engine import RunningInstance
@@ -74,12 +74,14 @@ def reconcile_all() -> None:
         if instance.app not in known:
             logger.info("removing orphan container %s", instance.container.name)
             engine.stop_and_remove(instance, grace_seconds=settings.PAAS_DRAIN_SECONDS)
-    released = set()
     for app in App.objects.all():
-        if app.current_release is not None:
-            released.add(app.name)
         reconcile_app(app)
+    # Read after the reconciles: an app whose first release deployed meanwhile keeps its
+    # route. A release being deployed counts, so its route is not pulled from under it.
+    served = set(Release.objects.filter(
+        status__in=[Release.Status.CURRENT, Release.Status.DEPLOYING],
+    ).values_list("app__name", flat=True))
     router = get_router()
-    stale = {path.stem for path in router.apps_dir.glob("*.conf")} - released
+    stale = {path.stem for path in router.apps_dir.glob("*.conf")} - served
     if stale:
         router.apply(dict.fromkeys(stale))

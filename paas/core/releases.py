@@ -136,16 +136,24 @@ def run_release_phase(release: Release, log: Log = _ignore) -> None:
 def deploy_release(release: Release, log: Log = _ignore) -> None:
     """Make ``release`` the one serving, with no downtime.
 
-    A new release first runs its ``release`` command (see ``run_release_phase``). On failure
-    the release is marked failed, what served before keeps serving, and the error (UserError
-    for a failing release command or health check, PlatformError otherwise) is raised.
+    A new release first runs its ``release`` command (see ``run_release_phase``), then
+    converges; on failure it is marked failed and what served before keeps serving. The
+    current release (scale, limits, volumes) is converged again and stays current whatever
+    happens. Errors are raised: UserError for a failing release command or health check,
+    PlatformError otherwise.
     """
     app = release.app
     lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_BUILD_TIMEOUT + 600
     with app_lock(app.name, "deploy", timeout=lock_timeout, wait=lock_timeout,
                   on_wait=lambda: log("       waiting for another change to this app")):
-        # A release runs its release command once, when it first deploys; scaling or
-        # reconciling the current release does not run it again.
+        release.refresh_from_db(fields=["status"])
+        if release.status == Release.Status.CURRENT:
+            # Never flip the serving release out of "current", not even for a moment:
+            # reconcile and the router read it to know what must be served.
+            get_runtime().converge(desired_state(release), log)
+            App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
+            return
+        # A release runs its release command once, when it first deploys.
         first_deploy = release.status == Release.Status.PENDING
         release.status = Release.Status.DEPLOYING
         release.save(update_fields=["status"])
