@@ -1,56 +1,133 @@
-"""Django admin for operators: every paas record, with build and release records read-only."""
+"""Django admin for operators: every paas record, with build and release records read-only.
+
+Lists link across records (app -> its builds and releases, release -> its build) and avoid
+per-row queries (list_select_related, annotations), so they stay fast with many apps.
+"""
 
 from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release
+
+
+def _admin_link(obj, label: str | None = None) -> str:
+    if obj is None:
+        return "-"
+    url = reverse(f"admin:core_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+def _changelist_link(model, app: App, label: str) -> str:
+    url = reverse(f"admin:core_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?app__id__exact={}">{}</a>', url, app.pk, label)
 
 
 class FormationInline(admin.TabularInline):
     model = Formation
     extra = 0
+    readonly_fields = ("updated_at",)
 
 
 class DomainInline(admin.TabularInline):
     model = Domain
     extra = 0
+    readonly_fields = ("created_at",)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Builds and releases are records of what happened: viewable, never edited here."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "status", "current_release", "created_at", "crashed_at")
-    list_filter = ("created_at",)
-    search_fields = ("name", "owner__username")
+    list_display = ("name", "owner", "dashboard_link", "crashed", "build_count",
+                    "release_count", "created_at")
+    list_filter = ("created_at", ("crashed_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "owner__username", "collaborators__username")
+    list_select_related = ("owner",)
     filter_horizontal = ("collaborators",)
-    readonly_fields = ("created_at", "crashed_at", "crash_reason")
+    readonly_fields = ("created_at", "crashed_at", "crash_reason", "records")
     inlines = [FormationInline, DomainInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            builds_total=Count("builds", distinct=True),
+            releases_total=Count("releases", distinct=True))
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, app: App) -> str:
+        return format_html('<a href="{}">open</a>', reverse("webui:app", args=[app.name]))
+
+    @admin.display(description="crashed", boolean=True, ordering="crashed_at")
+    def crashed(self, app: App) -> bool:
+        return app.crashed_at is not None
+
+    @admin.display(description="builds", ordering="builds_total")
+    def build_count(self, app: App) -> str:
+        return _changelist_link(Build, app, str(app.builds_total))
+
+    @admin.display(description="releases", ordering="releases_total")
+    def release_count(self, app: App) -> str:
+        return _changelist_link(Release, app, str(app.releases_total))
+
+    @admin.display(description="records")
+    def records(self, app: App) -> str:
+        if app.pk is None:
+            return "-"
+        return format_html("{} · {}", _changelist_link(Build, app, "builds"),
+                           _changelist_link(Release, app, "releases"))
 
 
 @admin.register(Build)
 class BuildAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "app", "short_sha", "branch", "status", "builder", "created_by",
+    list_display = ("pk", "app_link", "short_sha", "branch", "status", "builder", "created_by",
                     "created_at", "finished_at")
-    list_filter = ("status", "builder", "created_at")
-    search_fields = ("app__name", "commit_sha")
+    list_filter = ("status", "builder", "branch", "created_at")
+    search_fields = ("app__name", "commit_sha", "error_code", "error_message")
     list_select_related = ("app", "created_by")
+    date_hierarchy = "created_at"
+    readonly_fields = ("log_link", "release_links")
+
+    @admin.display(description="app", ordering="app__name")
+    def app_link(self, build: Build) -> str:
+        return _admin_link(build.app)
+
+    @admin.display(description="log")
+    def log_link(self, build: Build) -> str:
+        url = reverse("webui:build", args=[build.app.name, build.pk])
+        return format_html('<a href="{}">view in the dashboard</a>', url)
+
+    @admin.display(description="releases")
+    def release_links(self, build: Build) -> str:
+        links = [_admin_link(r, r.version) for r in build.releases.all()]
+        return format_html(", ".join(["{}"] * len(links)), *links) if links else "-"
 
 
 @admin.register(Release)
 class ReleaseAdmin(ReadOnlyAdmin):
-    list_display = ("app", "version", "status", "description", "build", "created_by",
+    list_display = ("__str__", "app_link", "status", "description", "build_link", "created_by",
                     "created_at")
     list_filter = ("status", "created_at")
-    search_fields = ("app__name", "description")
+    search_fields = ("app__name", "description", "image")
     list_select_related = ("app", "build", "created_by")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="app", ordering="app__name")
+    def app_link(self, release: Release) -> str:
+        return _admin_link(release.app)
+
+    @admin.display(description="build")
+    def build_link(self, release: Release) -> str:
+        return _admin_link(release.build, f"#{release.build_id}") if release.build else "-"
 
 
 @admin.register(Formation)
@@ -58,16 +135,25 @@ class FormationAdmin(admin.ModelAdmin):
     list_display = ("app", "process_type", "quantity", "updated_at")
     list_filter = ("process_type",)
     search_fields = ("app__name",)
+    list_select_related = ("app",)
 
 
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = ("hostname", "app", "created_at")
     search_fields = ("hostname", "app__name")
+    list_select_related = ("app",)
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("user", "name", "prefix", "created_at", "last_used_at")
-    search_fields = ("user__username", "name")
+    list_filter = ("created_at", "last_used_at")
+    search_fields = ("user__username", "name", "prefix")
+    list_select_related = ("user",)
     readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A token made here would have no key anyone could read: tokens come from
+        # paas.core.accounts.create_token, which shows the key once.
+        return False
