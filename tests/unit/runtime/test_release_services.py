@@ -1,0 +1,119 @@
+"""Release services against fakes at the Docker edge: release phase, config releases,
+rollback, scale and image pruning keep the books right."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.test import override_settings
+
+from paas.core import releases
+from paas.core.errors import UserError
+from paas.core.formation import scale
+from paas.core.models import App
+
+pytestmark = pytest.mark.django_db
+
+WITH_RELEASE = {"web": None, "worker": "run-worker", "release": "migrate"}
+
+
+@pytest.fixture
+def app(users):
+    return App.objects.create(name="shop", owner=users.owner, config={"GREETING": "hi"})
+
+
+def passing_oneoff(platform):
+    def run_oneoff(desired, command, kind, timeout, log=None):
+        platform.runtime.commands.append(command)
+        if log:
+            log("migrated")
+        return SimpleNamespace(exit_code=0, output="migrated\n", timed_out=False)
+    platform.runtime.run_oneoff = run_oneoff
+
+
+def test_the_release_command_runs_once_before_the_first_converge(platform, app):
+    passing_oneoff(platform)
+    lines = []
+    platform.engine.add_image("sha256:one")
+    release = releases.create_release(app, "sha256:one", app.config, WITH_RELEASE, "Deploy")
+    releases.deploy_release(release, lines.append)
+
+    assert platform.runtime.commands == ["migrate"]
+    assert "       migrated" in lines
+    release.refresh_from_db()
+    assert release.status == "current"
+    assert sorted(app.formations.values_list("process_type", flat=True)) == ["web", "worker"]
+
+    scale(app, {"worker": 2})  # converging the current release again: no release command
+    assert platform.runtime.commands == ["migrate"]
+
+
+def test_a_failing_release_command_fails_the_release_and_changes_nothing(platform, app):
+    passing_oneoff(platform)
+    first = platform.deploy(app, "sha256:one", WITH_RELEASE)
+    converged = len(platform.runtime.converged)
+    del platform.runtime.run_oneoff  # the fake's default exits 3
+
+    with pytest.raises(UserError) as raised:
+        releases.set_config(app, {"GREETING": "new"}, [])
+
+    assert raised.value.code == "release_phase_failed"
+    assert "exit code 3" in str(raised.value)
+    assert len(platform.runtime.converged) == converged  # nothing was started
+    app.refresh_from_db()
+    assert app.config == {"GREETING": "hi"}
+    assert app.current_release == first
+    assert app.releases.get(number=2).status == "failed"
+
+
+def test_scaling_keeps_the_current_release_current_even_when_it_fails(platform, app):
+    release = platform.deploy(app, "sha256:one", {"web": None})
+
+    def broken_converge(desired, log=None):
+        raise UserError("health check failed", code="healthcheck_failed")
+
+    platform.runtime.converge = broken_converge
+    with pytest.raises(UserError):
+        scale(app, {"web": 2})
+
+    release.refresh_from_db()
+    assert release.status == "current"
+
+
+def test_rollback_restores_code_and_config_as_a_new_release(platform, app):
+    platform.deploy(app, "sha256:one")
+    releases.set_config(app, {"GREETING": "changed"}, [])
+    platform.deploy(app, "sha256:two")
+
+    rolled = releases.rollback(app, 1)
+
+    assert rolled.number == 4
+    assert rolled.image_id == "sha256:one"
+    assert rolled.config_snapshot == {"GREETING": "hi"}
+    app.refresh_from_db()
+    assert app.config == {"GREETING": "hi"}
+    assert app.current_release == rolled
+    assert platform.runtime.converged[-1].image == "paas/shop:v4"
+
+
+def test_rollback_is_refused_when_the_image_is_gone(platform, app):
+    platform.deploy(app, "sha256:one")
+    platform.deploy(app, "sha256:two")
+    platform.engine.images = {k: v for k, v in platform.engine.images.items()
+                              if v != "sha256:one"}
+
+    with pytest.raises(UserError) as raised:
+        releases.rollback(app, 1)
+
+    assert raised.value.code == "image_missing"
+    assert "cannot roll back to v1: its image was removed" in str(raised.value)
+    assert app.releases.count() == 2
+
+
+@override_settings(PAAS_KEEP_RELEASES=2)
+def test_pruning_keeps_the_newest_releases_and_never_the_current_or_running(platform, app):
+    for number in range(1, 6):
+        platform.deploy(app, f"sha256:{number}")
+    # v5 is current and running; keep v4 and v3 (the newest two others); v1, v2 go.
+    tags = {ref for ref in platform.engine.images if ref.startswith("paas/")}
+
+    assert tags == {"paas/shop:v3", "paas/shop:v4", "paas/shop:v5"}
