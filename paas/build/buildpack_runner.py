@@ -64,8 +64,8 @@ def render_dockerfile(stack_image: str, cache_id: str, phases: bool, run_detect:
         raise PlatformError(f"invalid build cache id {cache_id!r}", code="invalid_cache_id")
     lines = [
         f"FROM {stack_image}",
+        # No WORKDIR: the stack sets /app already, and BuildKit would add an empty layer for it.
         "USER app",
-        "WORKDIR /app",
     ]
     steps = ["dependencies", "app"] if phases else ["all"]
     for step in steps:
@@ -110,11 +110,21 @@ def prepare_context(job: BuildJob, buildpack: "Buildpack", context: Path) -> Non
             shutil.copy2(source, manifests / name)
     shutil.copytree(job.source_dir, context / "src", symlinks=True,
                     ignore=_top_level_ignore(job.source_dir))
+    _make_readable(context)
     env_dir = context / "env"
     env_dir.mkdir()
     for key, value in job.config.items():
         if CONFIG_KEY_RE.fullmatch(key):
             (env_dir / key).write_text(value, encoding="utf-8")
+
+
+def _make_readable(root: Path) -> None:
+    """Let the build user read everything: a checkout's temp dir is 0700 and copytree keeps that."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(mode | (0o755 if path.is_dir() else 0o644))
 
 
 def _top_level_ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
@@ -206,8 +216,8 @@ class BuildOutput:
             return
         if not line.strip():
             return
-        if line.startswith("error:") and self.failed_step:
-            return  # "failed to solve: executor failed running [...]": said better by the caller
+        if self.failed_step and line.startswith(("error:", "executor failed running")):
+            return  # the step's exit status with its whole command line: the caller says it better
         self.log(line)
 
     def flush(self) -> None:

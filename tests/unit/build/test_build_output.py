@@ -57,3 +57,9 @@ def test_platform_errors_are_passed_on_whole():
                     "error: failed to solve: failed to compute cache key"])
     assert seen == ['ERROR: failed to compute cache key: "/manifests" not found',
                     "error: failed to solve: failed to compute cache key"]
+
+
+def test_the_docker_clis_final_error_line_is_dropped_once_a_step_failed():
+    _, seen = feed([RUN_APP, "#8 ERROR: executor failed running [env X]: exit code: 2",
+                    "executor failed running [env X]: exit code: 2"])
+    assert seen == []

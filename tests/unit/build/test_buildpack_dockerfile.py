@@ -73,3 +73,14 @@ def test_the_context_holds_manifests_source_env_and_buildpack(tmp_path):
     assert not (context / "env" / "bad key").exists()
     assert (context / "buildpack" / "bin" / "compile").stat().st_mode & 0o111
     assert (context / "buildstep.sh").is_file()
+
+
+def test_the_build_user_can_read_a_private_checkout(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir(mode=0o700)
+    (source / "app.py").write_text("x")
+    (source / "app.py").chmod(0o600)
+    context = tmp_path / "context"
+    prepare_context(make_job(source, {}), builtin_buildpack("python"), context)
+    assert (context / "src").stat().st_mode & 0o005 == 0o005
+    assert (context / "src" / "app.py").stat().st_mode & 0o004
