@@ -5,6 +5,8 @@ stream, which replays from the start, so a late viewer sees the whole log and th
 """
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
 
@@ -55,11 +57,51 @@ def _file_lines(path) -> Iterator[str]:
         return
 
 
-def app_log_lines(app: App, tail: int, follow_logs: bool) -> Iterator[str]:
-    """The app's container output via the runtime's ``app_logs``.
+def app_log_lines(app: App, tail: int, follow_logs: bool) -> Iterator[str | None]:
+    """The app's container output via the runtime's ``app_logs``; None marks idle seconds
+    while following (see with_keepalive)."""
+    from paas.core.applogs import app_logs
 
-    Raises PlatformError when the runtime's log service is unavailable.
+    lines = app_logs(app, tail=tail, follow=follow_logs)
+    return with_keepalive(lines) if follow_logs else lines
+
+
+_DONE = object()
+
+
+def with_keepalive(lines: Iterator[str], idle_seconds: float = 5.0) -> Iterator[str | None]:
+    """``lines``, with a None after every ``idle_seconds`` without one.
+
+    A followed log can stay quiet for hours; a web thread blocked in it would never notice its
+    client left. Reading in a helper thread lets the response send keep-alives, fail on a
+    closed connection and free the web thread; the helper stops at the next line.
     """
-    from paas.core.applogs import app_logs  # added by the runtime work; imported when used
+    found: queue.Queue = queue.Queue(maxsize=1000)
+    stop = threading.Event()
 
-    return app_logs(app, tail=tail, follow=follow_logs)
+    def pump() -> None:
+        try:
+            for line in lines:
+                if stop.is_set():
+                    break
+                found.put(line)
+        except Exception as error:  # surfaced to the reader below, in its thread
+            found.put(error)
+        finally:
+            found.put(_DONE)
+
+    threading.Thread(target=pump, daemon=True, name="log-follow").start()
+    try:
+        while True:
+            try:
+                item = found.get(timeout=idle_seconds)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()

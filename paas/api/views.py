@@ -43,9 +43,10 @@ def _string_list(value: Any, field: str) -> list[str]:
 
 
 def _text_stream(lines: Iterator[str | None]) -> StreamingHttpResponse:
-    # None is a keep-alive from a follower: send nothing, but let the server notice a gone
-    # client. Buffering proxies are asked not to sit on the stream.
-    response = StreamingHttpResponse((f"{line}\n" for line in lines if line is not None),
+    # None is a follower's idle second: send a lone "\r" (an empty chunk would end the
+    # response), so the server notices a client that left. The CLI drops leading "\r"s.
+    # Buffering proxies are asked not to sit on the stream.
+    response = StreamingHttpResponse(("\r" if line is None else f"{line}\n" for line in lines),
                                      content_type="text/plain; charset=utf-8")
     response["X-Accel-Buffering"] = "no"
     response["Cache-Control"] = "no-cache"

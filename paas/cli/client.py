@@ -36,8 +36,17 @@ class Client:
     def stream(self, path: str, **params: Any) -> Iterator[str]:
         """The lines of a text endpoint (logs), as they arrive. Raises ApiError."""
         response = self._send("GET", path, None, params, stream=True)
+        response.encoding = "utf-8"
+        pending = ""
         with response:
-            yield from response.iter_lines(decode_unicode=True)
+            for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+                pending += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    # The server sends "\r" alone as a keep-alive while a followed log idles.
+                    yield line.lstrip("\r")
+        if pending.lstrip("\r"):
+            yield pending.lstrip("\r")
 
     def _send(self, method: str, path: str, body: Any, params: dict,
               stream: bool) -> requests.Response:

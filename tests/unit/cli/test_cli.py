@@ -190,3 +190,24 @@ def test_without_an_app_it_says_how_to_name_one(terminal, users, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     result = terminal(users.owner)("ps")
     assert result.code == 1 and "use -a APP" in result.err
+
+
+def test_streamed_lines_drop_the_servers_keep_alives(monkeypatch):
+    from paas.cli.client import Client
+
+    class FakeResponse:
+        status_code = 200
+        encoding = None
+
+        def iter_content(self, chunk_size=None, decode_unicode=False):
+            yield from ["web.1 | a\n\r\r", "\rweb.1 | b", "\n\n\r"]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    client = Client("http://paas.invalid", "token")
+    monkeypatch.setattr(client, "_send", lambda *args, **kwargs: FakeResponse())
+    assert list(client.stream("/apps/shop/logs")) == ["web.1 | a", "web.1 | b", ""]
