@@ -186,3 +186,17 @@ def test_release_records_show_who_did_what(users, app):
     assert release.created_by == users.collaborator
     html = client_for(users.owner).get("/apps/shop/").content.decode()
     assert "Set A" in html and "collaborator" in html
+
+
+def test_the_logs_page_follows_the_apps_output_as_server_sent_events(users, app, platform):
+    platform.engine.output["web.1"] = [b"2026-11-30T10:00:00.000000000Z listening\n"]
+    client = client_for(users.collaborator)
+    assert 'data-stream="/apps/shop/logs/stream"' in client.get("/apps/shop/logs/").content.decode()
+    stream = client.get("/apps/shop/logs/stream")
+    assert stream["Content-Type"] == "text/event-stream"
+    events = stream.streaming_content
+    received = ""
+    while "listening" not in received:  # the tail first; then it would follow forever
+        received += next(events).decode()
+    assert 'data: "web.1 | listening"' in received
+    stream.close()
