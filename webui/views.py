@@ -89,15 +89,18 @@ def app_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def app_detail(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
+    builds = list(app.builds.select_related("created_by")[:BUILDS_SHOWN])
     context = {
         "app": app,
         "summary": applications.app_summary(app),
+        # While a build runs, the builds list refreshes itself (and stops once none does).
+        "building": any(not build.is_finished for build in builds),
         "can_administer": applications.can_administer(app, request.user),
         "git_remote": request.build_absolute_uri(f"/git/{app.name}.git"),
         "config": sorted(app.config.items()),
         "formations": list(app.formations.all()),
         "releases": list(app.releases.select_related("created_by", "build")[:RELEASES_SHOWN]),
-        "builds": list(app.builds.select_related("created_by")[:BUILDS_SHOWN]),
+        "builds": builds,
         "domains": list(app.domains.all()),
         "collaborators": list(app.collaborators.order_by("username")),
     }

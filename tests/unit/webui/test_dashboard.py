@@ -200,3 +200,11 @@ def test_the_logs_page_follows_the_apps_output_as_server_sent_events(users, app,
         received += next(events).decode()
     assert 'data: "web.1 | listening"' in received
     stream.close()
+
+
+def test_the_builds_list_refreshes_itself_only_while_a_build_runs(users, app):
+    client = client_for(users.owner)
+    assert 'hx-select="#builds"' not in client.get("/apps/shop/").content.decode()
+    Build.objects.create(app=app, commit_sha="f" * 40, branch="main",
+                         status=Build.Status.RUNNING)
+    assert 'hx-select="#builds"' in client.get("/apps/shop/").content.decode()
