@@ -78,9 +78,16 @@ def admin_page(browser, stack, hello):
 
 
 def web_containers(app: str) -> list[str]:
-    return subprocess.run(["docker", "ps", "--filter", f"label=paas.app={app}", "--filter",
-                           "label=paas.process=web", "--format", "{{.Names}}"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    """Names of the app's running web containers, per dockerd (shared with other suites, so
+    a moment of unavailability is retried a few times)."""
+    for _ in range(10):
+        result = subprocess.run(["docker", "ps", "--filter", f"label=paas.app={app}",
+                                 "--filter", "label=paas.process=web", "--format",
+                                 "{{.Names}}"], capture_output=True, text=True)
+        if result.returncode == 0:
+            return result.stdout.split()
+        time.sleep(2)
+    raise AssertionError(f"docker ps failed: {result.stderr}")
 
 
 def test_the_apps_list_shows_the_pushed_app_running(admin_page, stack, hello):
