@@ -3,7 +3,8 @@
 Both sides run in the same process on the same dockerd, warm, with the same code change:
 
   paas      git push (python buildpack build, release, health-checked deploy, router switch),
-            until the router answers with the new code
+            until the router first answers with the new code (polled while the push runs; the
+            push returns later, once the old containers have drained; printed too)
   baseline  a hand-written cached Dockerfile (venv + pip with a cache mount, then COPY . .):
             docker build + docker run + polling until the container answers with the new code
 
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -98,15 +100,39 @@ class Paas:
         self.repo = stack.checkout("python-flask", workdir)
 
     def redeploy(self, greeting: str) -> float:
+        """Seconds from `git push` to the router's first answer with the new code.
+
+        The router is polled while the push runs: the push itself returns only after the old
+        containers have drained, which users do not wait for. That time is kept in
+        ``self.push_returned``.
+        """
         change_greeting(self.repo, greeting)
         commit_all(self.repo, greeting)
+        served: list[float] = []
+        stop = threading.Event()
         started = time.monotonic()
+
+        def poll() -> None:
+            url = f"http://127.0.0.1:{self.stack.router_port}/"
+            while not stop.is_set():
+                answer = http_get(url, host=f"{self.app}.localhost", timeout=5)
+                if answer.status == 200 and greeting in answer.body:
+                    served.append(time.monotonic() - started)
+                    return
+                time.sleep(0.05)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
         result = self.stack.push(self.repo, self.app)
+        self.push_returned = time.monotonic() - started
         if result.returncode != 0:
+            stop.set()
             raise RuntimeError(f"push failed:\n{result.stderr}")
-        wait_for(f"http://127.0.0.1:{self.stack.router_port}/", greeting,
-                 host=f"{self.app}.localhost")
-        return time.monotonic() - started
+        poller.join(timeout=60)
+        stop.set()
+        if not served:
+            raise RuntimeError("the router never served the new code")
+        return served[0]
 
 
 def main() -> int:
@@ -128,8 +154,8 @@ def main() -> int:
             greeting = f"Hello from run {run} {uuid.uuid4().hex[:6]}"
             baseline_times.append(baseline.redeploy(greeting))
             paas_times.append(paas.redeploy(greeting))
-            print(f"run {run}: baseline {baseline_times[-1]:.2f}s  paas {paas_times[-1]:.2f}s",
-                  flush=True)
+            print(f"run {run}: baseline {baseline_times[-1]:.2f}s  paas {paas_times[-1]:.2f}s "
+                  f"(push returned after {paas.push_returned:.2f}s)", flush=True)
         paas_median = statistics.median(paas_times)
         baseline_median = statistics.median(baseline_times)
         print(f"median code-only redeploy: paas {paas_median:.2f}s, "
