@@ -47,7 +47,8 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
         if not path.is_file():
             return self._not_found()
         stat = path.stat()
-        etag = '"%s"' % hashlib.sha1(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:16]
+        digest = hashlib.sha1(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:16]
+        etag = f'"{digest}"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)
@@ -80,7 +81,7 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
         return self._not_found()
 
     def log_message(self, format, *args):
-        sys.stdout.write("%s %s\n" % (self.address_string(), format % args))
+        sys.stdout.write(f"{self.address_string()} {format % args}\n")
         sys.stdout.flush()
 
 

@@ -1,4 +1,4 @@
-"""The python-bad-requirements sample: a Flask app served by gunicorn, built by the python buildpack."""
+"""The python-bad-requirements sample: a Flask app whose requirements cannot install."""
 
 from flask import Flask
 
