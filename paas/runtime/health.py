@@ -23,7 +23,9 @@ class HealthCheck:
     content: str | None = None
     attempts: int = 0  # 0: keep trying until the deploy's overall timeout
     timeout: float = 5.0
-    wait: float = 1.0
+    # The default check polls often: a deploy is waiting on it, and a refused connection
+    # costs nothing. app.json checks keep Dokku's one-second default (from_app_json).
+    wait: float = 0.2
     initial_delay: float = 0.0
     name: str = "default"
 
@@ -97,6 +99,6 @@ def wait_until_healthy(
             if time.monotonic() + check.wait > deadline:
                 raise HealthCheckFailed(
                     f"no healthy answer within {int(deadline_seconds)} seconds: {problem}")
-            if attempt == 1 or attempt % 10 == 0:
+            if attempt == 1 or attempt % 25 == 0:
                 log(f"       waiting for the app to answer ({problem})")
             time.sleep(check.wait)
