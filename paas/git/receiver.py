@@ -66,7 +66,6 @@ class DeployingReceivePackHandler(ReceivePackHandler):
         finally:
             if self._push_lock is not None and self._push_lock.owned():
                 self._push_lock.release()
-            self.repo.close()
 
     def say(self, text: str) -> None:
         """Show ``text`` to the pusher as ``remote:`` lines."""

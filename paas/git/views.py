@@ -9,6 +9,7 @@ import io
 import logging
 import queue
 import threading
+from collections.abc import Iterator
 
 from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -68,17 +69,7 @@ def info_refs(request: HttpRequest, app_name: str) -> HttpResponse:
     proto = ReceivableProtocol(io.BytesIO().read, output.write)
     proto.write_pkt_line(f"# service={service}\n".encode())
     proto.write_pkt_line(None)
-    backend = SingleRepoBackend(repo_path(app.name))
-    if service == "git-receive-pack":
-        handler = DeployingReceivePackHandler(backend, ["/"], proto, app=app, user=user,
-                                              stateless_rpc=True, advertise_refs=True)
-    else:
-        handler = UploadPackHandler(backend, ["/"], proto, stateless_rpc=True,
-                                    advertise_refs=True)
-    try:
-        handler.handle()
-    finally:
-        handler.repo.close()
+    _run_handler(_handler(service, app, user, proto, advertise_refs=True))
     return HttpResponse(output.getvalue(),
                         content_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
 
@@ -92,7 +83,22 @@ def _request_body(request: HttpRequest):
     return stream
 
 
-def _stream_handler(run) -> StreamingHttpResponse:
+def _handler(service: str, app, user, proto: ReceivableProtocol, **kwargs):
+    backend = SingleRepoBackend(repo_path(app.name))
+    if service == "git-receive-pack":
+        return DeployingReceivePackHandler(backend, ["/"], proto, app=app, user=user,
+                                           stateless_rpc=True, **kwargs)
+    return UploadPackHandler(backend, ["/"], proto, stateless_rpc=True, **kwargs)
+
+
+def _run_handler(handler) -> None:
+    try:
+        handler.handle()
+    finally:
+        handler.repo.close()
+
+
+def _stream_output(run) -> Iterator[bytes]:
     """Run ``run(write)`` in a thread and stream what it writes as the response body."""
     chunks: queue.Queue[bytes | None] = queue.Queue()
 
@@ -115,11 +121,10 @@ def _stream_handler(run) -> StreamingHttpResponse:
     return body()
 
 
-@csrf_exempt
-@require_POST
-def receive_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponse:
+    """A push (receive-pack) or fetch (upload-pack), its output streamed as it is written."""
     try:
-        user, app = _open_app(request, app_name, "git-receive-pack")
+        user, app = _open_app(request, app_name, service)
     except UserError as error:
         return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
     if user is None:
@@ -127,37 +132,20 @@ def receive_pack(request: HttpRequest, app_name: str) -> HttpResponse:
     body = _request_body(request)
 
     def run(write) -> None:
-        proto = ReceivableProtocol(body.read, write)
-        handler = DeployingReceivePackHandler(
-            SingleRepoBackend(repo_path(app.name)), ["/"], proto, app=app, user=user,
-            stateless_rpc=True)
-        handler.handle()
+        _run_handler(_handler(service, app, user, ReceivableProtocol(body.read, write)))
 
-    return StreamingHttpResponse(_stream_handler(run),
-                                 content_type="application/x-git-receive-pack-result",
+    return StreamingHttpResponse(_stream_output(run),
+                                 content_type=f"application/x-{service}-result",
                                  headers=NO_CACHE)
+
+
+@csrf_exempt
+@require_POST
+def receive_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+    return _rpc(request, app_name, "git-receive-pack")
 
 
 @csrf_exempt
 @require_POST
 def upload_pack(request: HttpRequest, app_name: str) -> HttpResponse:
-    try:
-        user, app = _open_app(request, app_name, "git-upload-pack")
-    except UserError as error:
-        return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
-    if user is None:
-        return unauthorized()
-    body = _request_body(request)
-
-    def run(write) -> None:
-        proto = ReceivableProtocol(body.read, write)
-        handler = UploadPackHandler(SingleRepoBackend(repo_path(app.name)), ["/"], proto,
-                                    stateless_rpc=True)
-        try:
-            handler.handle()
-        finally:
-            handler.repo.close()
-
-    return StreamingHttpResponse(_stream_handler(run),
-                                 content_type="application/x-git-upload-pack-result",
-                                 headers=NO_CACHE)
+    return _rpc(request, app_name, "git-upload-pack")

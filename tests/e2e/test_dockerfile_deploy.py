@@ -112,3 +112,11 @@ def test_other_branches_are_stored_without_a_build(stack, hello):
     assert result.returncode == 0, result.stderr
     assert "Building" not in result.stderr
     assert stack.server_ref(app, "feature") is not None
+
+
+def test_the_owner_can_clone_what_was_pushed(stack, hello, tmp_path):
+    app, repo, _ = hello
+    clone = subprocess.run(["git", "clone", "-q", stack.remote(app), str(tmp_path / "copy")],
+                           capture_output=True, text=True, timeout=120)
+    assert clone.returncode == 0, clone.stderr
+    assert (tmp_path / "copy" / "server.py").read_text() == (repo / "server.py").read_text()
