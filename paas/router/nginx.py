@@ -107,6 +107,27 @@ NO_PROCESSES_BODY = """\
 """
 
 
+def accepting_workers(master_pid: int, proc: Path = Path("/proc")) -> set[int]:
+    """Pids of the nginx master's workers that accept new connections.
+
+    A worker told to stop closes its listening sockets and renames itself "worker process is
+    shutting down"; one still called "worker process" accepts connections.
+    """
+    workers = set()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended meanwhile
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == master_pid and cmdline.rstrip(b"\0 ") == b"nginx: worker process":
+            workers.add(int(entry.name))
+    return workers
+
+
 class Router:
     """The nginx router of one paas installation."""
 
@@ -251,15 +272,30 @@ class Router:
             raise PlatformError(f"nginx rejected the new configuration: {result.stderr.strip()}",
                                 code="router_invalid")
 
-    def reload(self) -> None:
-        """Gracefully reload a running nginx; a no-op when nginx is not running yet."""
+    def reload(self, settle_timeout: float = 15.0) -> None:
+        """Gracefully reload a running nginx and wait until it has taken effect.
+
+        A no-op when nginx is not running yet. nginx reloads asynchronously: it starts new
+        workers, then tells the old ones to stop accepting connections. Until an old worker
+        has done so it still answers new connections with the old configuration, so this
+        waits for every worker that was accepting before the reload to stop accepting.
+        """
         if not self.is_running():
             logger.info("nginx is not running; configuration written for its start")
             return
+        master = int(self.pid_file.read_text().strip())
+        old_workers = accepting_workers(master)
         result = self._nginx("-s", "reload", "-c", str(self.main_config))
         if result.returncode != 0:
             raise PlatformError(f"nginx reload failed: {result.stderr.strip()}",
                                 code="router_reload_failed")
+        deadline = time.monotonic() + settle_timeout
+        while old_workers & accepting_workers(master):
+            if time.monotonic() > deadline:
+                logger.warning("old nginx workers still accept connections %ss after a "
+                               "reload", settle_timeout)
+                return
+            time.sleep(0.02)
 
     def _nginx(self, *args: str) -> subprocess.CompletedProcess:
         # -e: nginx opens its error log before reading the config; keep it out of /var/log.

@@ -28,7 +28,7 @@ def test_it_deploys_a_dockerfile_app_and_streams_the_build(stack, hello):
     assert "Saved /tmp/wheels/six-1.16.0" in result.stderr  # pip reached PyPI through the CA
     assert "remote: -----> Released v1" in result.stderr
     answer = stack.get(app)
-    assert answer.status == 200
+    assert answer.status == 200, stack.logs()
     assert answer.body == "Hello from dockerfile-hello\n"
     assert stack.server_ref(app) == subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()

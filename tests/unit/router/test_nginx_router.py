@@ -43,3 +43,20 @@ def test_it_keeps_the_live_config_when_nginx_rejects_the_candidate(router):
     assert error.value.code == "router_invalid"
     assert not (router.apps_dir / "broken.conf").exists()
     assert (router.apps_dir / "shop.conf").read_text() == router.render_app(good)
+
+
+def _fake_process(proc, pid: int, parent: int, title: bytes) -> None:
+    (proc / str(pid)).mkdir()
+    (proc / str(pid) / "stat").write_text(f"{pid} (nginx) S {parent} {pid} {pid} 0 -1")
+    (proc / str(pid) / "cmdline").write_bytes(title)
+
+
+def test_only_workers_of_the_master_that_still_accept_connections_count(tmp_path):
+    from paas.router.nginx import accepting_workers
+
+    _fake_process(tmp_path, 10, 1, b"nginx: master process /usr/sbin/nginx\0")
+    _fake_process(tmp_path, 11, 10, b"nginx: worker process\0")
+    _fake_process(tmp_path, 12, 10, b"nginx: worker process is shutting down\0")
+    _fake_process(tmp_path, 13, 99, b"nginx: worker process\0")  # another nginx's worker
+    (tmp_path / "self").mkdir()
+    assert accepting_workers(10, proc=tmp_path) == {11}
