@@ -140,6 +140,13 @@ class Stack:
             capture_output=True, text=True)
         return result.stdout.strip() or None
 
+    def build_running(self, app: str) -> bool:
+        """Whether a build of ``app`` holds its push lock right now (read from Redis)."""
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.redis_port), "exists", f"paas:app:{app}:push"],
+            capture_output=True, text=True)
+        return result.stdout.strip() == "1"
+
     # --- http ----------------------------------------------------------------------------
 
     def get(self, app: str, path: str = "/", timeout: float = 10) -> HttpAnswer:
