@@ -58,6 +58,9 @@ PAAS_BUILD_CA_BUNDLE = env_str("PAAS_BUILD_CA_BUNDLE", "/etc/ssl/certs/ca-certif
 PAAS_BUILD_TIMEOUT = env_int("PAAS_BUILD_TIMEOUT", 15 * 60, 1)
 PAAS_KEEP_RELEASES = env_int("PAAS_KEEP_RELEASES", 5, 1)
 PAAS_STACK_IMAGE = env_str("PAAS_STACK_IMAGE", "paas/stack:bookworm")
+# The operator's vetted buildpacks: BUILDPACK_URL / .buildpacks may name a directory under it
+# by absolute path (and nothing else on the host, since a buildpack's files go into the image).
+PAAS_BUILDPACKS_DIR = Path(env_str("PAAS_BUILDPACKS_DIR", str(PAAS_HOME / "buildpacks"))).resolve()
 PAAS_HEALTHCHECK_TIMEOUT = env_int("PAAS_HEALTHCHECK_TIMEOUT", 60, 1)
 PAAS_DRAIN_SECONDS = env_int("PAAS_DRAIN_SECONDS", 10, 0)
 PAAS_RECONCILE_INTERVAL = env_int("PAAS_RECONCILE_INTERVAL", 30, 5)

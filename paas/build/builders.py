@@ -31,6 +31,9 @@ class BuildJob:
     cache_id: str  # names the app's dependency cache; changes when the cache is purged
     config: dict[str, str] = field(default_factory=dict)
     scratch_dir: Path | None = None  # a private directory for generated files
+    # The operator's buildpacks (PAAS_BUILDPACKS_DIR): the only host directory that
+    # BUILDPACK_URL or .buildpacks may name by path. None: no local buildpacks.
+    buildpacks_dir: Path | None = None
 
 
 @dataclass(frozen=True)

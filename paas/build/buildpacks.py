@@ -9,7 +9,8 @@ Heroku contract, see ``buildpacks/README.md``). paas ships three, asked in this 
 
 A Dockerfile wins over all of them (``paas.build.builders``). Otherwise ``BUILDPACK_URL`` (app
 config) or the first line of a ``.buildpacks`` file picks one explicitly: a shipped buildpack's
-name, a directory under ``$PAAS_HOME/buildpacks/``, or an http(s) git URL (``#ref`` optional).
+name, a directory under ``PAAS_BUILDPACKS_DIR`` (default ``$PAAS_HOME/buildpacks/``), or an
+http(s) git URL (``#ref`` optional).
 
 Detection of the shipped buildpacks happens on the host by checking the file names listed in their
 ``buildpack.json`` ("detect_any"), which their ``bin/detect`` also checks: no buildpack code runs on
@@ -168,16 +169,6 @@ def _git_buildpack(url: str, workdir: Path, allowed_protocols: str) -> Buildpack
     return Buildpack.load(target, Path(repo_url.rstrip("/")).name.removesuffix(".git"))
 
 
-def _local_root() -> Path | None:
-    # BuildJob carries no PAAS_HOME, so read the parsed setting here (not the environment).
-    try:
-        from django.conf import settings
-
-        return Path(settings.PAAS_HOME) / "buildpacks"
-    except Exception:  # noqa: BLE001 - outside Django there is simply no local root
-        return None
-
-
 class BuildpackBuilder:
     """One shipped buildpack in the detection order."""
 
@@ -199,9 +190,6 @@ class SelectedBuildpackBuilder:
     name = "buildpack"
     looks_for = f"{SELECTION_CONFIG_KEY} or a {SELECTION_FILE} file"
 
-    def __init__(self, local_root: Path | None = None) -> None:
-        self.local_root = local_root
-
     def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
         return read_selection(source_dir, config) is not None
 
@@ -209,8 +197,7 @@ class SelectedBuildpackBuilder:
         selection = read_selection(job.source_dir, job.config)
         assert selection is not None  # detect() said so
         workdir = job.scratch_dir or job.source_dir.parent
-        local_root = self.local_root or _local_root()
-        buildpack = resolve_selection(selection, workdir, local_root)
+        buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
         job.log(f"-----> Using buildpack {buildpack.name} ({selection})")
         return run_buildpack(job, buildpack, explicit=True)
 

@@ -115,6 +115,7 @@ def _build_and_release(build: Build, log: BuildLogWriter):
                 ca_bundle=Path(settings.PAAS_BUILD_CA_BUNDLE),
                 stack_image=settings.PAAS_STACK_IMAGE, cache_id=cache_id(app),
                 config=dict(app.config), scratch_dir=scratch,
+                buildpacks_dir=settings.PAAS_BUILDPACKS_DIR,
             )
             result = builder.build(job)
             process_types = process_types_for(source_dir, result)
