@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from paas.build.buildpack_runner import run_buildpack
 from paas.core.errors import UserError
@@ -147,8 +148,22 @@ def _local_buildpack(path: Path, local_root: Path | None, selection: str) -> Bui
     return Buildpack.load(resolved)
 
 
+def redact_url(url: str) -> str:
+    """``url`` without the credentials in its userinfo, fit for build logs and messages.
+
+    A ``BUILDPACK_URL`` may carry a token (``http://user:token@host/bp.git``): build logs are
+    shown to everyone with access to the app, so the token must not reach them.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 def _git_buildpack(url: str, workdir: Path, allowed_protocols: str) -> Buildpack:
     repo_url, _, ref = url.partition("#")
+    shown_url = redact_url(repo_url)
     target = Path(tempfile.mkdtemp(prefix="buildpack-", dir=workdir))
     argv = ["git", "clone", "--quiet", "--depth", "1"]
     if ref:
@@ -160,11 +175,12 @@ def _git_buildpack(url: str, workdir: Path, allowed_protocols: str) -> Buildpack
         result = subprocess.run(argv, capture_output=True, text=True, env=env,
                                 timeout=GIT_CLONE_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise UserError(f"cloning buildpack {repo_url} took longer than {GIT_CLONE_TIMEOUT}s",
+        raise UserError(f"cloning buildpack {shown_url} took longer than {GIT_CLONE_TIMEOUT}s",
                         code="buildpack_fetch_failed") from None
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["git clone failed"])[-1]
-        raise UserError(f"could not clone buildpack {repo_url}: {reason}",
+        reason = reason.replace(repo_url, shown_url)
+        raise UserError(f"could not clone buildpack {shown_url}: {reason}",
                         code="buildpack_fetch_failed")
     return Buildpack.load(target, Path(repo_url.rstrip("/")).name.removesuffix(".git"))
 
@@ -198,7 +214,7 @@ class SelectedBuildpackBuilder:
         assert selection is not None  # detect() said so
         workdir = job.scratch_dir or job.source_dir.parent
         buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
-        job.log(f"-----> Using buildpack {buildpack.name} ({selection})")
+        job.log(f"-----> Using buildpack {buildpack.name} ({redact_url(selection)})")
         return run_buildpack(job, buildpack, explicit=True)
 
 
