@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
 from paas.build.builders import BuildJob, BuildResult
 from paas.core.errors import PlatformError, UserError
-from paas.runtime.docker_engine import BuildFailed
+from paas.runtime.docker_engine import BuildFailed, BuildTimedOut
 
 if TYPE_CHECKING:  # buildpacks imports this module
     from paas.build.buildpacks import Buildpack
@@ -43,6 +43,7 @@ CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # otherwise overwrite the dependency layer's.
 EXCLUDED_FROM_SOURCE = {".git", ".paas", "node_modules"}
 CACHE_MARKER_VAR = "PAAS_CACHE_ID"
+BUILD_APP_LABEL = "paas.build.app"
 
 STEP_LABELS = {"dependencies": "installing dependencies", "app": "building the app",
                "all": "running the buildpack"}
@@ -58,12 +59,17 @@ def cache_marker(cache_id: str) -> str:
 
 
 def render_dockerfile(stack_image: str, cache_id: str, phases: bool, run_detect: bool,
-                      buildpack_name: str) -> str:
+                      buildpack_name: str, app: str | None = None) -> str:
     """The Dockerfile for a buildpack build. Raises PlatformError on an unusable cache id."""
     if not CACHE_ID_RE.fullmatch(cache_id):
         raise PlatformError(f"invalid build cache id {cache_id!r}", code="invalid_cache_id")
-    lines = [
-        f"FROM {stack_image}",
+    lines = [f"FROM {stack_image}"]
+    if app:
+        # First, so that anything a build could leave behind (an intermediate image or
+        # container, were it ever built without BuildKit) is findable by the app it was for.
+        # A label is image config, not a layer, and no RUN step's cache key depends on it.
+        lines.append(f"LABEL {BUILD_APP_LABEL}={json.dumps(app)}")
+    lines += [
         # No WORKDIR: the stack sets /app already, and BuildKit would add an empty layer for it.
         "USER app",
     ]
@@ -147,7 +153,7 @@ def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False)
         prepare_context(job, buildpack, context)
         dockerfile = workdir / "Dockerfile"
         dockerfile.write_text(render_dockerfile(job.stack_image, job.cache_id, buildpack.phases,
-                                                explicit, buildpack.name))
+                                                explicit, buildpack.name, app=job.app))
         output = BuildOutput(job.log)
         try:
             image_id = job.engine.build_image(context, job.tag, output, job.timeout,
@@ -158,6 +164,11 @@ def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False)
             step = STEP_LABELS.get(output.failed_step or "", "building the image")
             raise BuildFailed(f"the {buildpack.name} buildpack failed while {step}"
                               f"{output.exit_status}; see its output above") from error
+        except BuildTimedOut as error:
+            step = STEP_LABELS.get(output.current_step or "", "building the image")
+            raise BuildTimedOut(
+                f"the {buildpack.name} buildpack ran past the build timeout (PAAS_BUILD_TIMEOUT, "
+                f"{int(job.timeout)} seconds) while {step} and was stopped") from error
         if output.reused_dependencies:
             job.log("-----> Dependencies unchanged: reused the dependency layer")
     finally:
@@ -183,6 +194,7 @@ class BuildOutput:
         self.log = log
         self.steps: dict[str, str] = {}
         self.failed_step: str | None = None
+        self.current_step: str | None = None  # the last step BuildKit started (they run in order)
         self.exit_status = ""
         self.reused_dependencies = False
         self._in_error_summary = False
@@ -196,6 +208,7 @@ class BuildOutput:
             return
         if match := self._STEP_RE.match(line):
             self.steps[match.group(1)] = match.group(2)
+            self.current_step = match.group(2)
             return
         if match := self._OUTPUT_RE.match(line):
             if match.group(1) in self.steps:
