@@ -13,3 +13,12 @@ def run_build(build_id: int) -> None:
 @shared_task(name="worker.tasks.reconcile_all")
 def reconcile_all() -> None:
     reconcile.reconcile_all()
+
+
+# A deploy action waits for health checks (seconds to minutes); acks_late and prefetch 1 (see
+# settings) keep a worker from hoarding them. run_action never runs one action twice.
+@shared_task(name="worker.tasks.run_action")
+def run_action(action_id: str) -> None:
+    from paas.core import actionlog  # imported here: this block is appended by the UI work
+
+    actionlog.run_action(action_id)

@@ -31,6 +31,27 @@ def _op(summary: str, ok: dict | None = None, body: dict | None = None,
     return operation
 
 
+PREFER = {"name": "Prefer", "in": "header", "required": False,
+          "schema": {"type": "string", "enum": ["respond-async"]},
+          "description": "respond-async: answer 202 with the queued Action at once instead "
+                         "of waiting for the deploy (RFC 7240)"}
+
+
+def _deploy_op(summary: str, ok: dict | None = None, body: dict | None = None,
+               params: list | None = None, status: str = "200") -> dict[str, Any]:
+    """A change that deploys: a worker runs it as an Action, synchronous unless asked."""
+    operation = _op(summary + ". A worker deploys the change; the request waits for the "
+                    "outcome unless sent with 'Prefer: respond-async'", ok, body,
+                    [*(params or []), PREFER], status)
+    operation["responses"]["202"] = {
+        "description": "queued (Prefer: respond-async): follow the Action's log_url, then "
+                       "read its url for the outcome",
+        "headers": {"Location": {"schema": {"type": "string"},
+                                 "description": "the Action's status URL"}},
+        "content": _json(_ref("Action"))}
+    return operation
+
+
 def _json(schema: dict) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
@@ -40,6 +61,8 @@ def _path(name: str, description: str, pattern: str = "^.+$") -> dict[str, Any]:
             "schema": {"type": "string", "pattern": pattern}}
 
 
+ACTION_ID = {"name": "action_id", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 BUILD_ID = {"name": "build_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 STRINGS = {"type": "array", "items": {"type": "string"}}
@@ -73,16 +96,68 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             },
             "/apps/{name}/config": {
                 "get": _op("Config vars", STRING_MAP, params=app),
-                "patch": _op("Set and unset config vars; makes and deploys a release",
-                             params=app, body={"type": "object", "properties": {
-                                 "set": STRING_MAP, "unset": STRINGS}}),
+                "patch": _deploy_op("Set and unset config vars; makes and deploys a release",
+                                    {"type": "object", "properties": {
+                                        "config": STRING_MAP,
+                                        "release": {"oneOf": [_ref("Release"),
+                                                              {"type": "null"}]}}},
+                                    params=app, body={"type": "object", "properties": {
+                                        "set": STRING_MAP, "unset": STRINGS}}),
             },
             "/apps/{name}/formation": {
-                "get": _op("Quantity per process type and the running instances", params=app),
-                "patch": _op("Scale process types, e.g. {\"web\": 2}", params=app,
-                             body={"type": "object",
-                                   "additionalProperties": {"type": "integer", "minimum": 0,
-                                                            "maximum": 20}}),
+                "get": _op("Quantity and limits per process type, and the running instances",
+                           _ref("Formation"), params=app),
+                "patch": _deploy_op("Scale process types, e.g. {\"web\": 2}", _ref("Formation"),
+                                    params=app, body={"type": "object", "additionalProperties": {
+                                        "type": "integer", "minimum": 0, "maximum": 20}}),
+            },
+            "/apps/{name}/formation/{process_type}": {
+                "patch": _deploy_op(
+                    "Set the per-container memory and CPU limits of a process type; "
+                    "running containers are replaced, no new release",
+                    _ref("Formation"), params=[NAME, _path("process_type", "e.g. web")],
+                    body={"type": "object", "properties": {
+                        "memory": {"type": ["string", "null"], "examples": ["256m", "1g", ""],
+                                   "description": "k/m/g, at least 6m; \"\" removes the "
+                                                  "limit, null keeps it"},
+                        "cpus": {"type": ["number", "string", "null"], "examples": [0.5, ""],
+                                 "description": "CPUs; \"\" removes the limit, null keeps "
+                                                "it"}}}),
+            },
+            "/apps/{name}/volumes": {
+                "get": _op("Persistent volumes mounted into every container",
+                           {"type": "array", "items": _ref("Volume")}, params=app),
+                "post": _deploy_op("Mount a new persistent volume", _ref("Volume"),
+                                   params=app, status="201",
+                                   body={"type": "object", "required": ["name", "mount_path"],
+                                         "properties": {"name": {"type": "string"},
+                                                        "mount_path": {"type": "string",
+                                                                       "examples": ["/data"]}}}),
+            },
+            "/apps/{name}/volumes/{volume}": {
+                "delete": _deploy_op(
+                    "Unmount a volume; with delete_data=1 its data is deleted too",
+                    {"type": "object", "properties": {"removed": {"type": "string"},
+                                                      "data_deleted": {"type": "boolean"}}},
+                    params=[NAME, _path("volume", "the volume's name"),
+                            {"name": "delete_data", "in": "query",
+                             "schema": {"type": "boolean"}}]),
+            },
+            "/apps/{name}/build-cache": {
+                "delete": _op("Purge the app's build cache: the next build reinstalls "
+                              "dependencies (release images are kept, rollback still works)",
+                              {"type": "object", "properties": {
+                                  "removed": {"type": "integer",
+                                              "description": "cache records removed"}}},
+                              params=app),
+            },
+            "/apps/{name}/actions/{action_id}": {
+                "get": _op("A deploy action's status and outcome (kept 24 hours)",
+                           _ref("Action"), params=[NAME, ACTION_ID]),
+            },
+            "/apps/{name}/actions/{action_id}/log": {
+                "get": _op("A deploy action's progress lines, streamed until it ends",
+                           text=True, params=[NAME, ACTION_ID]),
             },
             "/apps/{name}/run": {
                 "post": _op("Run a one-off command in a new container of the current release",
@@ -104,7 +179,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                                       "items": _ref("Release")}, params=app),
             },
             "/apps/{name}/rollback": {
-                "post": _op("Release again the image and config of an old release",
+                "post": _deploy_op("Release again the image and config of an old release",
                             _ref("Release"), params=app, status="201",
                             body={"type": "object", "required": ["version"], "properties": {
                                 "version": {"type": ["string", "integer"],
@@ -156,7 +231,39 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "formation": {"type": "object",
                                   "additionalProperties": {"type": "integer"}},
                     "last_deploy_at": {"type": ["string", "null"], "format": "date-time"},
+                    "crashed_at": {"type": ["string", "null"], "format": "date-time"},
+                    "crash_reason": {"type": ["string", "null"],
+                                     "description": "why the runtime marked it crashed"},
                     "git_remote": {"type": "string"}}},
+                "Formation": {"type": "object", "properties": {
+                    "formation": {"type": "object",
+                                  "additionalProperties": {"type": "integer"}},
+                    "resources": {"type": "object", "additionalProperties": {
+                        "type": "object", "properties": {
+                            "memory": {"type": ["string", "null"]},
+                            "cpus": {"type": ["number", "null"]}}}},
+                    "instances": {"type": "array", "items": {"type": "object"}}}},
+                "Volume": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "mount_path": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"}}},
+                "Action": {"type": "object", "description": (
+                    "A change that deploys (config, scale, rollback, resize, storage), run "
+                    "by a worker"), "properties": {
+                    "id": {"type": "string"},
+                    "kind": {"enum": ["config", "scale", "rollback", "resize", "storage:add",
+                                      "storage:remove"]},
+                    "description": {"type": "string"},
+                    "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+                    "release": {"type": ["string", "null"],
+                                "description": "the release it made live, like v7"},
+                    "error": {"oneOf": [{"type": "null"}, {
+                        "type": "object", "properties": {"code": {"type": "string"},
+                                                         "message": {"type": "string"}}}]},
+                    "result": {"type": "object"},
+                    "created_by": {"type": ["string", "null"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    "url": {"type": "string"}, "log_url": {"type": "string"}}},
                 "Release": {"type": "object", "properties": {
                     "version": {"type": "string"}, "number": {"type": "integer"},
                     "status": {"enum": ["pending", "deploying", "current", "superseded",

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any
 
+from paas.core.actionlog import Action
 from paas.core.applications import AppSummary, Instance
-from paas.core.models import App, Build, Domain, Release
+from paas.core.models import App, Build, Domain, Formation, Release, Volume
 
 
 def _time(value: datetime | None) -> str | None:
@@ -26,6 +27,8 @@ def app_summary(summary: AppSummary) -> dict[str, Any]:
         "formation": summary.quantities,
         "last_deploy_at": _time(summary.last_deploy_at),
         "created_at": _time(summary.app.created_at),
+        "crashed_at": _time(summary.app.crashed_at),
+        "crash_reason": summary.app.crash_reason or None,
     }
 
 
@@ -72,3 +75,33 @@ def domain(value: Domain) -> dict[str, Any]:
 
 def collaborators(app: App) -> list[str]:
     return sorted(user.get_username() for user in app.collaborators.all())
+
+
+def resources(formations: list[Formation]) -> dict[str, dict[str, Any]]:
+    """Per-container limits of each process type; None means no limit."""
+    return {f.process_type: {"memory": f.memory_limit or None, "cpus": f.cpu_limit}
+            for f in formations}
+
+
+def volume(value: Volume) -> dict[str, Any]:
+    return {"name": value.name, "mount_path": value.mount_path,
+            "created_at": _time(value.created_at)}
+
+
+def action(value: Action, url: str) -> dict[str, Any]:
+    """A deploy action; ``url`` is where its status is (its log is at ``url + "/log"``)."""
+    failed = value.status == "failed"
+    return {
+        "id": value.id,
+        "kind": value.kind,
+        "description": value.description,
+        "status": value.status,
+        "release": value.release or None,
+        "error": {"code": value.error_code, "message": value.error_message} if failed else None,
+        "result": value.extra,
+        "created_by": value.username or None,
+        "created_at": value.created_at,
+        "finished_at": value.finished_at or None,
+        "url": url,
+        "log_url": f"{url}/log",
+    }

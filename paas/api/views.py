@@ -4,7 +4,7 @@ Each handler finds the app through ``get_app`` (so outsiders get 404, never a pe
 one ``paas.core`` service; nothing here changes a model directly.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -13,9 +13,11 @@ from paas.api import serializers
 from paas.api.auth import Forbidden, api_view, read_json
 from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.api.openapi import openapi_document
-from paas.core import applications, formation, releases
+from paas.core import actionlog, applications, buildcache, volumes
+from paas.core.actionlog import Action
 from paas.core.errors import NotFound, UserError
 from paas.core.models import App
+from paas.core.names import validate_config_key
 
 MAX_LOG_TAIL = 10_000
 
@@ -51,6 +53,55 @@ def _text_stream(lines: Iterator[str | None]) -> StreamingHttpResponse:
     response["X-Accel-Buffering"] = "no"
     response["Cache-Control"] = "no-cache"
     return response
+
+
+# --- deploy actions ------------------------------------------------------------------------
+# Config changes, scaling, rollback, resizing and storage changes deploy: a worker runs them
+# (see paas.core.actionlog). By default the request waits for the outcome and answers as a
+# synchronous call would; with "Prefer: respond-async" it answers 202 at once, with the action
+# (its status URL in Location, its live log at <url>/log).
+
+
+def prefers_async(request: HttpRequest) -> bool:
+    preferences = request.headers.get("Prefer", "").lower().replace(" ", "").split(",")
+    return "respond-async" in preferences
+
+
+def _action_url(request: HttpRequest, action: Action) -> str:
+    return request.build_absolute_uri(f"/api/apps/{action.app}/actions/{action.id}")
+
+
+def _deploy(request: HttpRequest, user, app: App, kind: str, params: dict, description: str,
+            outcome: Callable[[App, Action], dict | list],
+            status: int = 200) -> HttpResponse | dict | list:
+    action = actionlog.start_action(app, user, kind, params, description)
+    if prefers_async(request):
+        url = _action_url(request, action)
+        response = JsonResponse(serializers.action(action, url), status=202)
+        response["Location"] = url
+        response["Preference-Applied"] = "respond-async"
+        return response
+    action = actionlog.wait(action)
+    actionlog.raise_for_outcome(action)
+    result = outcome(App.objects.get(pk=app.pk), action)
+    return JsonResponse(result, status=status, safe=False)
+
+
+def _made_release(app: App, action: Action):
+    if not action.release:
+        return None
+    return app.releases.select_related("created_by").get(number=int(action.release[1:]))
+
+
+def show_action(request: HttpRequest, user, name: str, action_id: str) -> dict[str, Any]:
+    app = applications.get_app(name, user)
+    action = actionlog.get_action(action_id, app)
+    return serializers.action(action, _action_url(request, action))
+
+
+def action_log(request: HttpRequest, user, name: str, action_id: str) -> HttpResponse:
+    app = applications.get_app(name, user)
+    return _text_stream(actionlog.log_lines(actionlog.get_action(action_id, app)))
 
 
 # --- account -------------------------------------------------------------------------------
@@ -105,27 +156,72 @@ def change_config(request: HttpRequest, user, name: str) -> dict[str, Any]:
     body = read_json(request)
     changes = _string_map(body.get("set", {}), "set")
     unset = _string_list(body.get("unset", []), "unset")
-    release = releases.set_config(app, changes, unset, user=user)
-    return {"config": dict(app.config),
-            "release": serializers.release(release) if release else None}
+    for key in [*changes, *unset]:
+        validate_config_key(key)  # a typo is refused now, not in the worker
+    if not changes and not unset:
+        raise UserError("give config vars to 'set' or 'unset'", code="invalid_request")
+    parts = [f"Set {', '.join(sorted(changes))}"] if changes else []
+    if unset:
+        parts.append(f"Unset {', '.join(sorted(unset))}")
+
+    def outcome(app: App, action: Action) -> dict[str, Any]:
+        release = _made_release(app, action)
+        return {"config": dict(app.config),
+                "release": serializers.release(release) if release else None}
+
+    return _deploy(request, user, app, "config", {"set": changes, "unset": unset},
+                   "; ".join(parts), outcome)
 
 
 # --- processes -----------------------------------------------------------------------------
 
 
+def _formation(app: App) -> dict[str, Any]:
+    formations = list(app.formations.all())
+    return {"formation": {f.process_type: f.quantity for f in formations},
+            "resources": serializers.resources(formations)}
+
+
 def show_formation(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
-    return {"formation": {f.process_type: f.quantity for f in app.formations.all()},
+    return {**_formation(app),
             "instances": [serializers.instance(i) for i in applications.app_instances(app)]}
 
 
-def change_formation(request: HttpRequest, user, name: str) -> dict[str, Any]:
+def change_formation(request: HttpRequest, user, name: str) -> HttpResponse | dict:
     app = applications.get_app(name, user)
     quantities = read_json(request)
     if not quantities:
         raise UserError("give quantities, like {\"web\": 2}", code="invalid_request")
-    formation.scale(app, quantities)
-    return {"formation": {f.process_type: f.quantity for f in app.formations.all()}}
+    summary = ", ".join(f"{ptype}={n}" for ptype, n in sorted(quantities.items()))
+    return _deploy(request, user, app, "scale", {"quantities": quantities},
+                   f"Scale to {summary}", lambda app, action: _formation(app))
+
+
+def _limit(body: dict, field: str) -> str | float | None:
+    value = body.get(field)
+    if value is None or isinstance(value, str) or \
+            (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise UserError(f"'{field}' must be a string, a number or null", code="invalid_request")
+
+
+def resize(request: HttpRequest, user, name: str, process_type: str) -> HttpResponse | dict:
+    app = applications.get_app(name, user)
+    body = read_json(request)
+    memory, cpus = _limit(body, "memory"), _limit(body, "cpus")
+    if memory is None and cpus is None:
+        raise UserError("give 'memory' (like \"256m\") and/or 'cpus' (like 0.5); \"\" "
+                        "removes a limit", code="invalid_request")
+    if isinstance(memory, int | float):
+        raise UserError("'memory' needs a unit, like \"256m\"", code="invalid_limit")
+    parts = [f"memory {memory or 'unlimited'}"] if memory is not None else []
+    if cpus is not None:
+        parts.append(f"cpus {cpus or 'unlimited'}")
+    return _deploy(request, user, app, "resize",
+                   {"process_type": process_type, "memory": memory, "cpus": cpus},
+                   f"Resize {process_type}: {', '.join(parts)}",
+                   lambda app, action: _formation(app))
 
 
 def run(request: HttpRequest, user, name: str) -> dict[str, Any]:
@@ -168,8 +264,9 @@ def rollback(request: HttpRequest, user, name: str) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise UserError("give the 'version' to roll back to, like \"v3\"",
                         code="invalid_request") from None
-    release = releases.rollback(app, number, user=user)
-    return serializers.release(release)
+    return _deploy(request, user, app, "rollback", {"version": number}, f"Roll back to v{number}",
+                   lambda app, action: serializers.release(_made_release(app, action)),
+                   status=201)
 
 
 def list_builds(request: HttpRequest, user, name: str) -> list[dict[str, Any]]:
@@ -191,6 +288,47 @@ def show_build(request: HttpRequest, user, name: str, build_id: int) -> dict[str
 def build_log(request: HttpRequest, user, name: str, build_id: int) -> HttpResponse:
     build = _get_build(applications.get_app(name, user), build_id)
     return _text_stream(build_log_lines(build))
+
+
+def purge_build_cache(request: HttpRequest, user, name: str) -> dict[str, Any]:
+    app = applications.get_app(name, user)
+    return {"removed": buildcache.purge_build_cache(app)}
+
+
+# --- storage -------------------------------------------------------------------------------
+
+
+def list_volumes(request: HttpRequest, user, name: str) -> list[dict[str, Any]]:
+    app = applications.get_app(name, user)
+    return [serializers.volume(v) for v in app.volumes.all()]
+
+
+def add_volume(request: HttpRequest, user, name: str) -> HttpResponse | dict:
+    app = applications.get_app(name, user)
+    body = read_json(request)
+    volume_name, mount_path = body.get("name"), body.get("mount_path")
+    if not isinstance(volume_name, str) or not isinstance(mount_path, str):
+        raise UserError("give the volume's 'name' and 'mount_path'", code="invalid_request")
+    volumes.validate_mount_path(mount_path)
+
+    def outcome(app: App, action: Action) -> dict[str, Any]:
+        return serializers.volume(app.volumes.get(name=volume_name))
+
+    return _deploy(request, user, app, "storage:add",
+                   {"name": volume_name, "mount_path": mount_path},
+                   f"Mount {volume_name} at {mount_path}", outcome, status=201)
+
+
+def remove_volume(request: HttpRequest, user, name: str, volume: str) -> HttpResponse | dict:
+    app = applications.get_app(name, user)
+    if not app.volumes.filter(name=volume).exists():
+        raise NotFound(f"{app.name} has no volume {volume!r}", code="volume_not_found")
+    delete_data = request.GET.get("delete_data") in ("1", "true", "yes")
+    what = "Remove" if delete_data else "Unmount"
+    return _deploy(request, user, app, "storage:remove",
+                   {"name": volume, "delete_data": delete_data},
+                   f"{what} volume {volume}",
+                   lambda app, action: {"removed": volume, "data_deleted": delete_data})
 
 
 # --- domains and collaborators -------------------------------------------------------------
@@ -255,6 +393,12 @@ apps_view = api_view(get=list_apps, post=create_app)
 app_view = api_view(get=show_app, delete=destroy_app)
 config_view = api_view(get=show_config, patch=change_config)
 formation_view = api_view(get=show_formation, patch=change_formation)
+formation_type_view = api_view(patch=resize)
+build_cache_view = api_view(delete=purge_build_cache)
+volumes_view = api_view(get=list_volumes, post=add_volume)
+volume_view = api_view(delete=remove_volume)
+action_view = api_view(get=show_action)
+action_log_view = api_view(get=action_log)
 run_view = api_view(post=run)
 logs_view = api_view(get=logs)
 releases_view = api_view(get=list_releases)

@@ -103,7 +103,7 @@ def test_collaborator_may_change_but_outsider_sees_nothing(stack, cli_home, depl
     for role in ("collaborator", "outsider"):
         token = create_user(stack, f"cli-{role}", f"{role}-pass-1")
         login = paas(cli_home, "login", "--url", url, "--username", f"cli-{role}",
-                     "--token", token, who=role)
+                     f"--token={token}", who=role)
         assert login.returncode == 0, login.stderr
     assert paas(cli_home, "access:add", "cli-collaborator", "-a", deployed).returncode == 0
     changed = paas(cli_home, "config:set", "GREETING=Hi", "-a", deployed, who="collaborator")

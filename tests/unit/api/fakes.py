@@ -3,6 +3,7 @@
 The services in ``paas.core`` run for real against these; only the edge is replaced.
 """
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import pytest
 
 from paas.core import releases
 from paas.core.models import App, Release
-from paas.runtime.reconcile import DesiredApp
+from paas.runtime.reconcile import DesiredApp, Retirement
 
 
 @dataclass
@@ -46,6 +47,9 @@ class FakeEngine:
         self.containers: dict[str, list[FakeInstance]] = {}
         # What each instance printed, by label, as Docker's "<timestamp> <text>" lines.
         self.output: dict[str, list[bytes]] = {}
+        self.volumes: dict[str, str] = {}  # docker volume name -> app
+        # BuildKit cache records by description (the marker names the app's cache id).
+        self.build_cache: list[str] = []
 
     def add_image(self, image_id: str) -> str:
         self.images[image_id] = image_id
@@ -59,6 +63,18 @@ class FakeEngine:
 
     def remove_image(self, ref: str) -> bool:
         return self.images.pop(ref, None) is not None
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        self.volumes.setdefault(name, app)
+
+    def remove_volume(self, name: str) -> bool:
+        return self.volumes.pop(name, None) is not None
+
+    def prune_build_cache(self, marker: str) -> int:
+        kept = [record for record in self.build_cache if marker not in record]
+        removed = len(self.build_cache) - len(kept)
+        self.build_cache = kept
+        return removed
 
     def instances(self, app: str | None = None) -> list[FakeInstance]:
         if app is None:
@@ -85,7 +101,7 @@ class FakeRuntime:
         return SimpleNamespace(exit_code=3, output=f"ran {command} in v{desired.release}\n",
                                timed_out=False)
 
-    def converge(self, desired: DesiredApp, log=None) -> list[int]:
+    def converge(self, desired: DesiredApp, log=None) -> Retirement:
         self.converged.append(desired)
         self.engine.containers[desired.app] = [
             FakeInstance(desired.app, desired.release, ptype, number,
@@ -93,11 +109,62 @@ class FakeRuntime:
             for ptype, quantity in sorted(desired.quantities.items())
             for number in range(1, quantity + 1)
         ]
-        return [i.port for i in self.engine.containers[desired.app] if i.port]
+        return Retirement(desired.app, [i.port for i in self.engine.containers[desired.app]
+                                        if i.port])
 
     def stop_app(self, app: str) -> None:
         self.stopped.append(app)
         self.engine.containers.pop(app, None)
+
+
+class FakeRedis:
+    """The hashes and streams paas keeps in Redis, in memory (thread-safe for live_server)."""
+
+    def __init__(self) -> None:
+        self.hashes: dict[str, dict[bytes, bytes]] = {}
+        self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        self.expiring: set[str] = set()
+        self.changed = threading.Condition()
+
+    @staticmethod
+    def _bytes(value) -> bytes:
+        return value if isinstance(value, bytes) else str(value).encode()
+
+    def hset(self, key: str, field=None, value=None, mapping: dict | None = None) -> int:
+        items = dict(mapping or {})
+        if field is not None:
+            items[field] = value
+        with self.changed:
+            stored = self.hashes.setdefault(key, {})
+            stored.update({self._bytes(k): self._bytes(v) for k, v in items.items()})
+        return len(items)
+
+    def hgetall(self, key: str) -> dict[bytes, bytes]:
+        with self.changed:
+            return dict(self.hashes.get(key, {}))
+
+    def expire(self, key: str, seconds: int) -> bool:
+        self.expiring.add(key)
+        return True
+
+    def xadd(self, key: str, fields: dict) -> bytes:
+        with self.changed:
+            entries = self.streams.setdefault(key, [])
+            entry_id = f"{len(entries) + 1}-0".encode()
+            entries.append((entry_id, {self._bytes(k): self._bytes(v)
+                                       for k, v in fields.items()}))
+            self.changed.notify_all()
+        return entry_id
+
+    def xread(self, streams: dict, block: int | None = None, count: int | None = None):
+        (key, last_id), = streams.items()
+        after = int(str(last_id.decode() if isinstance(last_id, bytes) else last_id)
+                    .split("-")[0])
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.streams.get(key, [])) > after,
+                                  timeout=(block or 0) / 1000)
+            found = self.streams.get(key, [])[after:after + (count or 10**9)]
+        return [[key.encode(), found]] if found else []
 
 
 @contextmanager
@@ -109,6 +176,16 @@ def no_lock(*args, **kwargs) -> Iterator[None]:
 class FakePlatform:
     engine: FakeEngine
     runtime: FakeRuntime
+    redis: FakeRedis
+    # Actions the fake broker received; run at once unless ``hold_actions`` is set.
+    queued_actions: list[str] = field(default_factory=list)
+    hold_actions: bool = False
+
+    def run_queued_actions(self) -> None:
+        from paas.core.actionlog import run_action
+
+        while self.queued_actions:
+            run_action(self.queued_actions.pop(0))
 
     def deploy(self, app: App, image: str = "sha256:image-1",
                process_types: dict | None = None) -> Release:
@@ -125,14 +202,26 @@ class FakePlatform:
 def platform(monkeypatch, tmp_path) -> FakePlatform:
     engine = FakeEngine()
     runtime = FakeRuntime(engine, tmp_path / "app-logs")
+    fake = FakePlatform(engine, runtime, FakeRedis())
     for module in ("paas.core.releases", "paas.core.applications", "paas.core.reconcile",
-                   "paas.core.applogs", "paas.core.processes"):
+                   "paas.core.applogs", "paas.core.processes", "paas.core.volumes",
+                   "paas.core.buildcache"):
         monkeypatch.setattr(f"{module}.get_engine", lambda: engine, raising=False)
         monkeypatch.setattr(f"{module}.get_runtime", lambda: runtime, raising=False)
     monkeypatch.setattr("paas.core.releases.app_lock", no_lock)
     monkeypatch.setattr("paas.core.reconcile.app_lock", no_lock)
     monkeypatch.setattr("paas.core.reconcile.get_router", lambda: None)
-    return FakePlatform(engine, runtime)
+    monkeypatch.setattr("paas.core.actionlog.get_redis", lambda: fake.redis)
+
+    def enqueue(action_id: str) -> str:
+        """The broker: the worker runs the action at once (in the requesting thread)."""
+        fake.queued_actions.append(action_id)
+        if not fake.hold_actions:
+            fake.run_queued_actions()
+        return f"task-{action_id[:8]}"
+
+    monkeypatch.setattr("paas.core.actionlog._enqueue", enqueue)
+    return fake
 
 
 @pytest.fixture

@@ -60,5 +60,11 @@ def test_it_serves_an_openapi_description_of_every_route():
     assert document["openapi"].startswith("3.")
     assert {"/apps", "/apps/{name}/config", "/apps/{name}/formation", "/apps/{name}/rollback",
             "/apps/{name}/builds/{build_id}/log", "/apps/{name}/run",
-            "/apps/{name}/logs"} <= set(document["paths"])
+            "/apps/{name}/logs", "/apps/{name}/actions/{action_id}",
+            "/apps/{name}/actions/{action_id}/log", "/apps/{name}/build-cache",
+            "/apps/{name}/volumes", "/apps/{name}/formation/{process_type}"} \
+        <= set(document["paths"])
+    config = document["paths"]["/apps/{name}/config"]["patch"]
+    assert "202" in config["responses"]
+    assert any(p["name"] == "Prefer" for p in config["parameters"])
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

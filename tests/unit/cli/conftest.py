@@ -43,7 +43,7 @@ def terminal(tmp_path, live_server, transactional_db):
     def for_user(user) -> Terminal:
         term = Terminal(tmp_path / user.username / "config.json")
         result = term("login", "--url", live_server.url, "--username", user.username,
-                      "--token", create_token(user))
+                      f"--token={create_token(user)}")
         assert result.code == 0, result.err
         return term
 
