@@ -22,15 +22,17 @@ class Client:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers["User-Agent"] = "paas-cli"
-        # Deploys (config, scale, rollback) answer when the new containers are healthy.
+        # Deploys are queued (the CLI asks for 202 and follows their log), but a slow server
+        # may still take a while to answer.
         self.timeout = timeout
 
     def app_path(self, app: str, *parts: str) -> str:
         return "/".join(["/apps", quote(app, safe=""), *(quote(p, safe="") for p in parts)])
 
-    def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None, **params: Any) -> Any:
         """Send one request; return its JSON. Raises ApiError."""
-        response = self._send(method, path, body, params, stream=False)
+        response = self._send(method, path, body, params, stream=False, headers=headers)
         return response.json()
 
     def stream(self, path: str, **params: Any) -> Iterator[str]:
@@ -49,13 +51,13 @@ class Client:
             yield pending.lstrip("\r")
 
     def _send(self, method: str, path: str, body: Any, params: dict,
-              stream: bool) -> requests.Response:
+              stream: bool, headers: dict[str, str] | None = None) -> requests.Response:
         url = self.base + path
         try:
             # A followed log may stay quiet for long: no read timeout while streaming.
             timeout = (10, None) if stream else self.timeout
             response = self.session.request(method, url, json=body, params=params or None,
-                                            timeout=timeout, stream=stream)
+                                            timeout=timeout, stream=stream, headers=headers)
         except requests.RequestException as error:
             raise ApiError(f"cannot reach {self.base}: {type(error).__name__}",
                            code="unreachable") from None

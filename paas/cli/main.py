@@ -90,6 +90,28 @@ class Context:
         self.err.write(f"paas: error: {message}\n")
 
 
+def follow_action(ctx: Context, method: str, path: str, body: Any, headline: str) -> dict:
+    """Start a deploy action, print its progress lines as they come, return its outcome.
+
+    ``headline`` goes first ("Setting X and restarting app..."), each progress line after it,
+    on stderr. Raises ApiError with the action's error code when the change failed.
+    """
+    ctx.err.write(f"{headline}...\n")
+    ctx.err.flush()
+    action = ctx.client.request(method, path, body, headers={"Prefer": "respond-async"})
+    action_path = ctx.client.app_path(ctx.app, "actions", action["id"])
+    for line in ctx.client.stream(action_path + "/log"):
+        if line:
+            ctx.err.write(line + "\n")
+            ctx.err.flush()
+    action = ctx.client.request("GET", action_path)
+    if action["status"] == "failed":
+        raise ApiError(action["error"]["message"], action["error"]["code"])
+    if action["status"] != "succeeded":
+        raise CliError(f"the change is still {action['status']}; see `paas releases` later")
+    return action
+
+
 def table(rows: list[Sequence[Any]], headers: Sequence[str]) -> str:
     """Columns aligned for a terminal."""
     cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
@@ -139,12 +161,8 @@ def cmd_apps_create(ctx: Context) -> None:
 
 def cmd_apps_destroy(ctx: Context) -> None:
     app = ctx.app
-    confirm = ctx.args.confirm
-    if confirm is None:
-        ctx.err.write(f"This destroys {app}: its containers, repository, builds and releases.\n")
-        confirm = ctx.prompt(f"Type {app} to confirm: ").strip()
-    if confirm != app:
-        raise CliError(f"confirmation {confirm!r} does not match {app!r}; nothing destroyed")
+    _confirm(ctx, f"This destroys {app}: its containers, repository, builds and releases.",
+             "nothing destroyed")
     ctx.progress(f"Destroying {app}")
     ctx.client.request("DELETE", ctx.client.app_path(app))
     ctx.done()
@@ -158,6 +176,8 @@ def cmd_info(ctx: Context) -> None:
                          ("Collaborators", ", ".join(app["collaborators"]) or "-"),
                          ("Domains", ", ".join(d["hostname"] for d in app["domains"]) or "-")]:
         ctx.print(f"{label + ':':<15}{value}")
+    if app.get("crash_reason"):
+        ctx.print(f"{'Crashed:':<15}{app['crash_reason']} ({when(app['crashed_at'])})")
 
 
 def cmd_config(ctx: Context) -> None:
@@ -171,10 +191,10 @@ def cmd_config(ctx: Context) -> None:
 
 def _config_change(ctx: Context, body: dict, what: str) -> None:
     app = ctx.app
-    ctx.progress(f"{what} and restarting {app}")
-    result = ctx.client.request("PATCH", ctx.client.app_path(app, "config"), body)
-    release = result["release"]
-    ctx.done(f"done, {release['version']}" if release else "done (takes effect on next deploy)")
+    action = follow_action(ctx, "PATCH", ctx.client.app_path(app, "config"), body,
+                           f"{what} and restarting {app}")
+    ctx.done(f"done, {action['release']}" if action["release"]
+             else "done (takes effect on next deploy)")
 
 
 def cmd_config_set(ctx: Context) -> None:
@@ -191,10 +211,23 @@ def cmd_config_unset(ctx: Context) -> None:
     _config_change(ctx, {"unset": ctx.args.keys}, f"Unsetting {', '.join(ctx.args.keys)}")
 
 
+def _limits(resources: dict) -> str:
+    """"web: memory 256m, cpus 0.5; worker: cpus 1.0" for the process types with limits."""
+    parts = []
+    for process_type, limit in resources.items():
+        shown = [f"{name} {limit[name]}" for name in ("memory", "cpus") if limit.get(name)]
+        if shown:
+            parts.append(f"{process_type}: {', '.join(shown)}")
+    return "; ".join(parts)
+
+
 def cmd_ps(ctx: Context) -> None:
     shown = ctx.client.request("GET", ctx.client.app_path(ctx.app, "formation"))
     ctx.print("Formation: " + (" ".join(f"{k}={v}" for k, v in shown["formation"].items())
                                or "none"))
+    limits = _limits(shown.get("resources", {}))
+    if limits:
+        ctx.print(f"Limits: {limits}")
     instances = shown["instances"]
     if instances:
         ctx.print(table([(i["name"], i["state"], i["release"], i["port"] or "")
@@ -212,9 +245,89 @@ def cmd_ps_scale(ctx: Context) -> None:
         quantities[process_type] = int(raw)
     app = ctx.app
     summary = " ".join(f"{k}={v}" for k, v in quantities.items())
-    ctx.progress(f"Scaling {app} to {summary}")
-    result = ctx.client.request("PATCH", ctx.client.app_path(app, "formation"), quantities)
-    ctx.done("done, now " + " ".join(f"{k}={v}" for k, v in result["formation"].items()))
+    action = follow_action(ctx, "PATCH", ctx.client.app_path(app, "formation"), quantities,
+                           f"Scaling {app} to {summary}")
+    ctx.done("done, now " + " ".join(f"{k}={v}"
+                                     for k, v in action["result"]["formation"].items()))
+
+
+def _limit_arg(value: str | None) -> str | None:
+    """None keeps a limit; "none" (or "") removes it; anything else is sent as given."""
+    if value is None:
+        return None
+    return "" if value.strip().lower() in ("", "none", "unlimited") else value.strip()
+
+
+def cmd_ps_resize(ctx: Context) -> None:
+    memory, cpus = _limit_arg(ctx.args.memory), _limit_arg(ctx.args.cpus)
+    if memory is None and cpus is None:
+        raise CliError("give --memory (like 256m) and/or --cpus (like 0.5); `none` removes "
+                       "a limit")
+    app, process_type = ctx.app, ctx.args.process_type
+    body: dict[str, Any] = {"memory": memory, "cpus": cpus}
+    wanted = ", ".join(f"{name} {value or 'unlimited'}" for name, value
+                       in (("memory", memory), ("cpus", cpus)) if value is not None)
+    follow_action(ctx, "PATCH", ctx.client.app_path(app, "formation", process_type), body,
+                  f"Resizing {process_type} of {app} to {wanted}")
+    shown = ctx.client.request("GET", ctx.client.app_path(app, "formation"))
+    limit = shown["resources"].get(process_type, {})
+    ctx.done(f"done, {process_type}: memory {limit.get('memory') or 'unlimited'}, "
+             f"cpus {limit.get('cpus') or 'unlimited'}")
+
+
+def cmd_storage(ctx: Context) -> None:
+    found = ctx.client.request("GET", ctx.client.app_path(ctx.app, "volumes"))
+    if not found:
+        ctx.print(f"{ctx.app} has no persistent storage. Add some with "
+                  "`paas storage:add NAME:/path`.")
+        return
+    ctx.print(table([(v["name"], v["mount_path"], when(v["created_at"])) for v in found],
+                    ("NAME", "MOUNTED AT", "CREATED")))
+
+
+def cmd_storage_add(ctx: Context) -> None:
+    name, sep, mount_path = ctx.args.mount.partition(":")
+    if not sep or not name or not mount_path:
+        raise CliError(f"expected NAME:/path (like uploads:/data), got {ctx.args.mount!r}")
+    app = ctx.app
+    follow_action(ctx, "POST", ctx.client.app_path(app, "volumes"),
+                  {"name": name, "mount_path": mount_path},
+                  f"Mounting {name} at {mount_path} in {app}")
+    ctx.done(f"done, {name} is mounted at {mount_path}")
+
+
+def _confirm(ctx: Context, warning: str, nothing_done: str) -> None:
+    """Ask for the app's name (or take --confirm) before something that cannot be undone."""
+    app = ctx.app
+    confirm = ctx.args.confirm
+    if confirm is None:
+        ctx.err.write(warning + "\n")
+        confirm = ctx.prompt(f"Type {app} to confirm: ").strip()
+    if confirm != app:
+        raise CliError(f"confirmation {confirm!r} does not match {app!r}; {nothing_done}")
+
+
+def cmd_storage_remove(ctx: Context) -> None:
+    app, name = ctx.app, ctx.args.name
+    if ctx.args.delete_data:
+        _confirm(ctx, f"This deletes the data of volume {name} of {app} for good.",
+                 "nothing removed")
+    path = ctx.client.app_path(app, "volumes", name)
+    if ctx.args.delete_data:
+        path += "?delete_data=1"
+    what = "Removing" if ctx.args.delete_data else "Unmounting"
+    follow_action(ctx, "DELETE", path, None, f"{what} {name} from {app}")
+    ctx.done("done, its data is deleted" if ctx.args.delete_data
+             else "done, its data is kept (storage:remove --delete-data deletes it)")
+
+
+def cmd_builds_cache_purge(ctx: Context) -> None:
+    app = ctx.app
+    _confirm(ctx, f"This purges the build cache of {app}: its next build downloads and "
+                  "installs every dependency again.", "nothing purged")
+    ctx.progress(f"Purging the build cache of {app}")
+    removed = ctx.client.request("DELETE", ctx.client.app_path(app, "build-cache"))["removed"]
+    ctx.done(f"done, {removed} cache record{'s' if removed != 1 else ''} removed")
 
 
 def cmd_releases(ctx: Context) -> None:
@@ -232,10 +345,9 @@ def cmd_rollback(ctx: Context) -> None:
     if not re.fullmatch(r"v?\d+", version):
         raise CliError(f"expected a release like v3, got {version!r}")
     app = ctx.app
-    ctx.progress(f"Rolling back {app} to v{version.lstrip('v')}")
-    release = ctx.client.request("POST", ctx.client.app_path(app, "rollback"),
-                                 {"version": version})
-    ctx.done(f"done, {release['version']}")
+    action = follow_action(ctx, "POST", ctx.client.app_path(app, "rollback"),
+                           {"version": version}, f"Rolling back {app} to v{version.lstrip('v')}")
+    ctx.done(f"done, {action['release']}")
 
 
 def cmd_builds(ctx: Context) -> None:
@@ -321,7 +433,18 @@ def cmd_access_remove(ctx: Context) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paas", description="Manage apps on a paas server.")
+    parser = argparse.ArgumentParser(
+        prog="paas", description="Manage apps on a paas server.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Changes that deploy (config:set, config:unset, ps:scale, ps:resize, rollback,\n"
+               "storage:add, storage:remove) print the deploy's progress as it happens, then\n"
+               "`done, vN` or the error (exit status 1).\n\n"
+               "Examples:\n"
+               "  paas config:set GREETING=hi -a shop\n"
+               "  paas ps:scale web=2 worker=1\n"
+               "  paas ps:resize web --memory 256m --cpus 0.5\n"
+               "  paas storage:add uploads:/data\n"
+               "  paas builds:cache:purge --confirm shop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Callable, help_text: str, app: bool = True):
@@ -348,12 +471,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("ps", cmd_ps, "show process types and running instances")
     add("ps:scale", cmd_ps_scale, "scale process types, like web=2 worker=1").add_argument(
         "pairs", nargs="+", metavar="TYPE=N")
+    resize = add("ps:resize", cmd_ps_resize,
+                 "set memory/CPU limits per container: ps:resize web --memory 256m --cpus 0.5")
+    resize.add_argument("process_type", metavar="TYPE")
+    resize.add_argument("--memory", help="like 256m or 1g; `none` removes the limit")
+    resize.add_argument("--cpus", help="like 0.5; `none` removes the limit")
+    add("storage", cmd_storage, "list persistent volumes")
+    add("storage:add", cmd_storage_add,
+        "mount a persistent volume: storage:add NAME:/path").add_argument(
+        "mount", metavar="NAME:/path")
+    storage_remove = add("storage:remove", cmd_storage_remove,
+                         "unmount a volume (its data is kept unless --delete-data)")
+    storage_remove.add_argument("name", metavar="NAME")
+    storage_remove.add_argument("--delete-data", action="store_true",
+                                help="delete the volume's data too (asks to confirm)")
+    storage_remove.add_argument("--confirm", metavar="APP", help="the app's name, to skip "
+                                "the prompt")
     add("releases", cmd_releases, "list releases")
     add("rollback", cmd_rollback, "roll back to a release (code and config)").add_argument(
         "version", metavar="vN")
     add("builds", cmd_builds, "list builds")
     add("builds:output", cmd_builds_output, "print a build's log").add_argument(
         "id", type=int)
+    purge = add("builds:cache:purge", cmd_builds_cache_purge,
+                "purge the build cache: the next build reinstalls dependencies (asks to "
+                "confirm)")
+    purge.add_argument("--confirm", metavar="APP", help="the app's name, to skip the prompt")
     logs = add("logs", cmd_logs, "show the app's output")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following")
     logs.add_argument("-n", "--num", type=int, default=100, help="lines of history")

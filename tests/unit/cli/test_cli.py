@@ -76,7 +76,10 @@ def test_config_set_show_and_unset(terminal, users, shop, platform):
     collaborator = terminal(users.collaborator)
     result = collaborator("config:set", "GREETING=Howdy there", "MODE=fast", "-a", "shop")
     assert result.code == 0, result.err
-    assert "Setting GREETING, MODE and restarting shop... done, v2" in result.err
+    lines = result.err.splitlines()
+    assert lines[0] == "Setting GREETING, MODE and restarting shop..."
+    assert "-----> v2 is live" in lines  # the deploy's progress, as it happened
+    assert lines[-1] == "done, v2"
     assert platform.runtime.converged[-1].env == {"GREETING": "Howdy there", "MODE": "fast"}
     shown = collaborator("config", "-a", "shop")
     assert "GREETING: Howdy there" in shown.out
@@ -94,7 +97,7 @@ def test_ps_and_ps_scale(terminal, users, shop):
     owner = terminal(users.owner)
     scaled = owner("ps:scale", "web=2", "worker=1", "-a", "shop")
     assert scaled.code == 0, scaled.err
-    assert "done, now web=2 worker=1" in scaled.err
+    assert scaled.err.splitlines()[-1] == "done, now web=2 worker=1"
     ps = owner("ps", "-a", "shop")
     assert "Formation: web=2 worker=1" in ps.out
     assert [line.split()[0] for line in ps.out.splitlines()[2:]] == [
@@ -114,12 +117,15 @@ def test_releases_and_rollback(terminal, users, shop):
     owner("config:set", "GREETING=Howdy", "-a", "shop")
     rolled = owner("rollback", "v1", "-a", "shop")
     assert rolled.code == 0, rolled.err
-    assert "Rolling back shop to v1... done, v3" in rolled.err
+    assert rolled.err.splitlines()[0] == "Rolling back shop to v1..."
+    assert rolled.err.splitlines()[-1] == "done, v3"
     releases = owner("releases", "-a", "shop").out.splitlines()
     assert releases[1].split()[:2] == ["v3", "current"]
     assert "Rollback to v1" in releases[1]
     missing = owner("rollback", "v42", "-a", "shop")
-    assert missing.code == 1 and "(release_not_found)" in missing.err
+    assert missing.code == 1
+    assert missing.err.splitlines()[-1] == \
+        "paas: error: shop has no release v42 (release_not_found)"
 
 
 def test_builds_and_their_output(terminal, users, shop, settings):
@@ -166,7 +172,9 @@ def test_outsider_sees_nothing_and_changes_nothing(terminal, users, shop):
     outsider = terminal(users.outsider)
     assert "No apps yet" in outsider("apps").out
     for argv in (["config"], ["config:set", "A=1"], ["ps:scale", "web=3"], ["rollback", "v1"],
-                 ["releases"], ["builds"], ["apps:destroy", "--confirm", "shop"]):
+                 ["releases"], ["builds"], ["apps:destroy", "--confirm", "shop"],
+                 ["ps:resize", "web", "--memory", "64m"], ["storage"],
+                 ["storage:add", "x:/x"], ["builds:cache:purge", "--confirm", "shop"]):
         result = outsider(*argv, "-a", "shop")
         assert result.code == 1, argv
         assert result.err.splitlines()[-1] == \
@@ -211,3 +219,101 @@ def test_streamed_lines_drop_the_servers_keep_alives(monkeypatch):
     client = Client("http://paas.invalid", "token")
     monkeypatch.setattr(client, "_send", lambda *args, **kwargs: FakeResponse())
     assert list(client.stream("/apps/shop/logs")) == ["web.1 | a", "web.1 | b", ""]
+
+
+def test_a_failing_deploy_prints_its_progress_then_the_error(terminal, users, shop, platform,
+                                                              monkeypatch):
+    from paas.core.errors import UserError
+
+    def unhealthy(desired, log=None):
+        log("       waiting for the app to answer (connection refused)")
+        raise UserError("web.1 did not pass its health check", code="health_check_failed")
+
+    monkeypatch.setattr(platform.runtime, "converge", unhealthy)
+    result = terminal(users.owner)("config:set", "A=1", "-a", "shop")
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert "       waiting for the app to answer (connection refused)" in lines
+    assert lines[-1] == "paas: error: web.1 did not pass its health check " \
+                        "(health_check_failed)"
+    assert App.objects.get(name="shop").config == {}
+
+
+def test_ps_resize_sets_and_clears_limits(terminal, users, shop, platform):
+    owner = terminal(users.owner)
+    resized = owner("ps:resize", "web", "--memory", "256m", "--cpus", "0.5", "-a", "shop")
+    assert resized.code == 0, resized.err
+    assert resized.err.splitlines()[0] == \
+        "Resizing web of shop to memory 256m, cpus 0.5..."
+    assert resized.err.splitlines()[-1] == "done, web: memory 256m, cpus 0.5"
+    assert "Limits: web: memory 256m, cpus 0.5" in owner("ps", "-a", "shop").out
+    assert platform.runtime.converged[-1].limits["web"]["memory"] == "256m"
+    cleared = owner("ps:resize", "web", "--memory", "none", "-a", "shop")
+    assert cleared.err.splitlines()[-1] == "done, web: memory unlimited, cpus 0.5"
+    bad = owner("ps:resize", "web", "--memory", "lots", "-a", "shop")
+    assert bad.code == 1 and bad.err.rstrip().endswith("(invalid_limit)")
+    assert owner("ps:resize", "web", "-a", "shop").code == 1
+
+
+def test_storage_add_list_and_remove(terminal, users, shop, platform):
+    collaborator = terminal(users.collaborator)
+    added = collaborator("storage:add", "uploads:/data", "-a", "shop")
+    assert added.code == 0, added.err
+    assert added.err.splitlines()[-1] == "done, uploads is mounted at /data"
+    listed = collaborator("storage", "-a", "shop").out.splitlines()
+    assert listed[1].split()[:2] == ["uploads", "/data"]
+    assert collaborator("storage:add", "uploads", "-a", "shop").code == 1
+    kept = collaborator("storage:remove", "uploads", "-a", "shop")
+    assert kept.code == 0, kept.err
+    assert "paas-shop-uploads" in platform.engine.volumes  # unmounted, data kept
+    assert "has no persistent storage" in collaborator("storage", "-a", "shop").out
+
+
+def test_storage_remove_with_delete_data_asks_first(terminal, users, shop, platform):
+    owner = terminal(users.owner)
+    owner("storage:add", "uploads:/data", "-a", "shop")
+    refused = owner("storage:remove", "uploads", "--delete-data", "-a", "shop",
+                    answers=["nope"])
+    assert refused.code == 1 and "nothing removed" in refused.err
+    assert shop.volumes.count() == 1
+    done = owner("storage:remove", "uploads", "--delete-data", "-a", "shop", answers=["shop"])
+    assert done.code == 0, done.err
+    assert platform.engine.volumes == {}
+
+
+def test_builds_cache_purge_asks_to_confirm(terminal, users, shop, platform):
+    from paas.build.buildpack_runner import cache_marker
+    from paas.core.builds import cache_id
+
+    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(shop))} pip install"]
+    collaborator = terminal(users.collaborator)
+    refused = collaborator("builds:cache:purge", "-a", "shop", answers=["shoe"])
+    assert refused.code == 1 and "nothing purged" in refused.err
+    assert len(platform.engine.build_cache) == 1
+    purged = collaborator("builds:cache:purge", "-a", "shop", "--confirm", "shop")
+    assert purged.code == 0, purged.err
+    assert purged.err == "Purging the build cache of shop... done, 1 cache record removed\n"
+    assert platform.engine.build_cache == []
+
+
+def test_apps_info_says_why_an_app_crashed(terminal, users, shop):
+    from django.utils import timezone
+
+    App.objects.filter(pk=shop.pk).update(crashed_at=timezone.now(),
+                                          crash_reason="web.1 crashed 4 times")
+    info = terminal(users.owner)("apps:info", "-a", "shop").out
+    assert "Status:        crashed" in info
+    assert "Crashed:       web.1 crashed 4 times" in info
+
+
+def test_help_lists_the_resource_verbs():
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        from paas.cli.main import build_parser
+
+        build_parser().parse_args(["--help"])
+    for verb in ("ps:resize", "storage:add", "storage:remove", "builds:cache:purge"):
+        assert verb in out.getvalue()
