@@ -23,9 +23,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from paas.api.logstreams import app_log_lines, build_log_lines
-from paas.core import applications, formation, releases
+from paas.core import actionlog, applications, buildcache
+from paas.core.actionlog import Action
 from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App, Build
+from paas.core.names import validate_config_key
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,62 @@ def _run_action(request: HttpRequest, action: Callable[[], object], success: str
     return True
 
 
+def _start_action(request: HttpRequest, app: App, kind: str, params: dict, description: str,
+                  anchor: str) -> HttpResponseRedirect:
+    """Queue a deploy action and show the app page following its progress."""
+    try:
+        action = actionlog.start_action(app, request.user, kind, params, description)
+    except PaasError as error:
+        logger.exception("dashboard could not queue %s of %s", kind, app.name)
+        messages.error(request, f"paas could not do that right now ({error.code}): {error}")
+        return _app_page(app, anchor)
+    return redirect(reverse("webui:app", args=[app.name]) + f"?action={action.id}")
+
+
+def _outcome(action: Action) -> str:
+    """What a finished action did, in the words of the button that started it."""
+    app, params = action.app, action.params
+    if action.status == actionlog.Status.FAILED:
+        return action.error_message
+    if action.kind == "config":
+        return f"{action.description} and restarted {app}." if action.release \
+            else f"{action.description}; it takes effect on the first deploy."
+    if action.kind == "scale":
+        return "Scaled to " + ", ".join(f"{ptype}={n}" for ptype, n
+                                        in sorted(params["quantities"].items())) + "."
+    if action.kind == "rollback":
+        return f"Rolled back to v{params['version']} (now {action.release})."
+    if action.kind == "resize":
+        return f"Resized {params['process_type']} of {app}."
+    if action.kind == "storage:add":
+        return f"Mounted {params['name']} at {params['mount_path']}."
+    return f"Removed volume {params['name']}." if params.get("delete_data") \
+        else f"Unmounted {params['name']}; its data is kept."
+
+
+def _action_context(request: HttpRequest, app: App) -> dict:
+    """The action named by ?action=: followed live while it runs, its outcome once done."""
+    action_id = request.GET.get("action", "")
+    if not action_id:
+        return {}
+    try:
+        action = actionlog.get_action(action_id, app)
+    except PaasError:
+        return {}
+    if not action.is_finished:
+        return {"action": action}
+    lines = []
+    for line in actionlog.log_lines(action):
+        if line is None:  # the log is gone or incomplete: show what there is
+            break
+        lines.append(line)
+    if action.status == actionlog.Status.SUCCEEDED:
+        messages.success(request, _outcome(action))
+    else:
+        messages.error(request, _outcome(action))
+    return {"action": action, "action_log": "\n".join(lines)}
+
+
 # --- apps list -----------------------------------------------------------------------------
 
 
@@ -90,7 +148,9 @@ def app_create(request: HttpRequest) -> HttpResponse:
 def app_detail(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
     builds = list(app.builds.select_related("created_by")[:BUILDS_SHOWN])
+    formations = list(app.formations.all())
     context = {
+        **_action_context(request, app),
         "app": app,
         "summary": applications.app_summary(app),
         # While a build runs, the builds list refreshes itself (and stops once none does).
@@ -98,14 +158,28 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
         "can_administer": applications.can_administer(app, request.user),
         "git_remote": request.build_absolute_uri(f"/git/{app.name}.git"),
         "config": sorted(app.config.items()),
-        "formations": list(app.formations.all()),
+        "formations": formations,
         "releases": list(app.releases.select_related("created_by", "build")[:RELEASES_SHOWN]),
         "builds": builds,
         "domains": list(app.domains.all()),
+        "volumes": list(app.volumes.all()),
+        "limits_summary": _limits_summary(formations),
         "collaborators": list(app.collaborators.order_by("username")),
     }
     context.update(_instances_context(app))
     return render(request, "webui/app_detail.html", context)
+
+
+def _limits_summary(formations) -> str:
+    """"web: 256m, 0.5 CPU · worker: 1g" for the process types that have limits."""
+    parts = []
+    for f in formations:
+        limits = [f.memory_limit] if f.memory_limit else []
+        if f.cpu_limit:
+            limits.append(f"{f.cpu_limit:g} CPU")
+        if limits:
+            parts.append(f"{f.process_type}: {', '.join(limits)}")
+    return " · ".join(parts)
 
 
 def _instances_context(app: App) -> dict:
@@ -131,10 +205,13 @@ def config_set(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
     key = request.POST.get("key", "").strip()
     value = request.POST.get("value", "")
-    _run_action(
-        request, lambda: releases.set_config(app, {key: value}, [], user=request.user),
-        f"Set {key} and restarted {app.name}.")
-    return _app_page(app, "config")
+    try:
+        validate_config_key(key)  # a typo is reported now, not after queueing
+    except UserError as error:
+        messages.error(request, str(error))
+        return _app_page(app, "config")
+    return _start_action(request, app, "config", {"set": {key: value}, "unset": []},
+                         f"Set {key}", "config")
 
 
 @login_required
@@ -142,9 +219,8 @@ def config_set(request: HttpRequest, name: str) -> HttpResponse:
 def config_unset(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
     key = request.POST.get("key", "")
-    _run_action(request, lambda: releases.set_config(app, {}, [key], user=request.user),
-                f"Removed {key} and restarted {app.name}.")
-    return _app_page(app, "config")
+    return _start_action(request, app, "config", {"set": {}, "unset": [key]},
+                         f"Unset {key}", "config")
 
 
 @login_required
@@ -161,8 +237,22 @@ def scale(request: HttpRequest, name: str) -> HttpResponse:
             messages.error(request, f"{raw!r} is not a number of instances")
             return _app_page(app, "processes")
     summary = ", ".join(f"{ptype}={n}" for ptype, n in sorted(quantities.items()))
-    _run_action(request, lambda: formation.scale(app, quantities), f"Scaled to {summary}.")
-    return _app_page(app, "processes")
+    return _start_action(request, app, "scale", {"quantities": quantities},
+                         f"Scale to {summary}", "processes")
+
+
+@login_required
+@require_POST
+def resize(request: HttpRequest, name: str) -> HttpResponse:
+    """Set one process type's limits; an emptied field removes that limit."""
+    app = _app_or_404(name, request.user)
+    process_type = request.POST.get("process_type", "")
+    memory = request.POST.get("memory", "").strip()
+    cpus = request.POST.get("cpus", "").strip()
+    shown = ", ".join([f"memory {memory or 'unlimited'}", f"cpus {cpus or 'unlimited'}"])
+    return _start_action(request, app, "resize",
+                         {"process_type": process_type, "memory": memory, "cpus": cpus},
+                         f"Resize {process_type}: {shown}", "processes")
 
 
 @login_required
@@ -173,9 +263,46 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
         version = int(request.POST.get("version", ""))
     except ValueError:
         raise Http404("no such release") from None
-    _run_action(request, lambda: releases.rollback(app, version, user=request.user),
-                f"Rolled back to v{version}.")
-    return _app_page(app, "releases")
+    return _start_action(request, app, "rollback", {"version": version},
+                         f"Roll back to v{version}", "releases")
+
+
+@login_required
+@require_POST
+def volume_add(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    volume = request.POST.get("name", "").strip()
+    mount_path = request.POST.get("mount_path", "").strip()
+    return _start_action(request, app, "storage:add",
+                         {"name": volume, "mount_path": mount_path},
+                         f"Mount {volume} at {mount_path}", "storage")
+
+
+@login_required
+@require_POST
+def volume_remove(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    volume = request.POST.get("name", "")
+    delete_data = request.POST.get("delete_data") == "1"
+    return _start_action(request, app, "storage:remove",
+                         {"name": volume, "delete_data": delete_data},
+                         f"{'Remove' if delete_data else 'Unmount'} volume {volume}", "storage")
+
+
+@login_required
+@require_POST
+def build_cache_purge(request: HttpRequest, name: str) -> HttpResponse:
+    app = _app_or_404(name, request.user)
+    try:
+        removed = buildcache.purge_build_cache(app)
+    except PlatformError as error:
+        logger.exception("build cache purge of %s failed", app.name)
+        messages.error(request, f"paas could not do that right now ({error.code}): {error}")
+    else:
+        records = "record" if removed == 1 else "records"
+        messages.success(request, f"Purged the build cache ({removed} {records}): the next "
+                                  "build reinstalls every dependency.")
+    return _app_page(app, "builds")
 
 
 @login_required
@@ -290,6 +417,25 @@ def build_log_stream(request: HttpRequest, name: str, build_id: int) -> HttpResp
         return Build.objects.filter(pk=build.pk).values_list("status", flat=True).first() or ""
 
     return _sse(build_log_lines(build), final_status)
+
+
+@login_required
+@require_GET
+def action_stream(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    """A deploy action's progress lines as Server-Sent Events, ending with its status."""
+    app = _app_or_404(name, request.user)
+    try:
+        action = actionlog.get_action(action_id, app)
+    except PaasError:
+        raise Http404("no such action") from None
+
+    def final_status() -> str:
+        try:
+            return actionlog.get_action(action.id).status
+        except PaasError:
+            return ""
+
+    return _sse(actionlog.log_lines(action), final_status)
 
 
 @login_required

@@ -70,6 +70,8 @@
         badge.className = "badge build-" + status;
       }
       pre.dataset.ended = "true";
+      // A deploy action: show the page as it is now, with the outcome as a message.
+      if (pre.hasAttribute("data-reload-on-end")) window.location.replace(window.location.href);
     });
     source.onerror = function () {
       if (state && pre.dataset.ended !== "true") state.textContent = "reconnecting…";
