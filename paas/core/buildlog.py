@@ -1,7 +1,9 @@
 """Build logs: every line goes to a Redis stream (for live followers) and to a file (to keep).
 
 The stream ends with an ``end`` entry carrying the build's final status, so a follower (the git
-receiver relaying to ``git push``, the dashboard) knows when to stop.
+receiver relaying to ``git push``, the dashboard) knows when to stop. A build ends as soon as
+its release serves; what the worker logs after that (old containers draining) goes to the file
+only.
 """
 
 from collections.abc import Iterator
@@ -29,11 +31,16 @@ class LogEvent:
 
 
 class BuildLogWriter:
-    """Appends lines of one build's log to its stream and its file."""
+    """Appends lines of one build's log to its stream and its file.
+
+    ``end`` closes the stream (followers stop there); later lines still reach the file until
+    ``close``.
+    """
 
     def __init__(self, client: redis.Redis, build_id: int, path: Path) -> None:
         self.client = client
         self.key = stream_key(build_id)
+        self.ended = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = path.open("a", encoding="utf-8")
 
@@ -42,13 +49,22 @@ class BuildLogWriter:
 
     def write(self, line: str) -> None:
         line = line.rstrip("\n")
+        if self.file.closed:
+            return
         self.file.write(line + "\n")
         self.file.flush()
-        self.client.xadd(self.key, {"kind": "line", "text": line})
+        if not self.ended:
+            self.client.xadd(self.key, {"kind": "line", "text": line})
 
     def end(self, status: str, message: str = "") -> None:
+        """Write the stream's ``end`` entry (once); the file stays open for later lines."""
+        if self.ended:
+            return
+        self.ended = True
         self.client.xadd(self.key, {"kind": "end", "status": status, "text": message})
         self.client.expire(self.key, STREAM_TTL_SECONDS)
+
+    def close(self) -> None:
         self.file.close()
 
 

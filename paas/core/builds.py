@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from paas.build.builders import BuildJob, detect_builder, process_types_for
 from paas.build.source import checkout
 from paas.core.buildlog import BuildLogWriter, log_path
 from paas.core.errors import PaasError, UserError
-from paas.core.models import App, Build
+from paas.core.models import App, Build, Release
 from paas.core.platform import get_engine, repo_path
 from paas.core.redis_client import get_redis
 from paas.core.releases import create_release, deploy_release, image_repository
@@ -58,6 +59,8 @@ def _read_app_json(source_dir: Path) -> dict:
 def run_build(build_id: int) -> None:
     """Build, release and deploy build ``build_id``; record how it ended.
 
+    The build ends (status and the log stream's ``end``, which the waiting push relays) as
+    soon as its release serves; the old containers drain afterwards, logged to the file only.
     Never raises for a failing build: the outcome is the Build's status and the end of its log.
     """
     build = Build.objects.select_related("app", "created_by").get(pk=build_id)
@@ -68,28 +71,52 @@ def run_build(build_id: int) -> None:
     log = BuildLogWriter(get_redis(), build.pk, log_path(settings.PAAS_HOME, app.name, build.pk))
     Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING,
                                              started_at=timezone.now())
-    status, message = Build.Status.FAILED, ""
-    try:
-        release = _build_and_release(build, log)
+
+    def serving(release: Release) -> None:
         url = f"http://{app.name}.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/"
         log(f"-----> Released {release.version}: {url}")
+        _end(build, log, Build.Status.SUCCEEDED)
+
+    status, message = Build.Status.FAILED, ""
+    try:
+        _build_and_release(build, log, on_serving=serving)
         status = Build.Status.SUCCEEDED
-    except UserError as error:
+    except Exception as error:
+        if log.ended:
+            # The release serves and the push has returned: what failed afterwards (such as
+            # pruning old images) does not make the build fail.
+            logger.exception("build %s: a step after the release served failed", build.pk)
+            log(f"       after the release: {error}")
+        else:
+            message = _failure_message(build, error)
+            log(f" !     {message}")
+    finally:
+        _end(build, log, status, message)
+        log.close()
+        get_engine().remove_image(_build_tag(build))
+
+
+def _end(build: Build, log: BuildLogWriter, status: str, message: str = "") -> None:
+    """Record how ``build`` ended and end its log stream; once (later calls do nothing)."""
+    if log.ended:
+        return
+    Build.objects.filter(pk=build.pk, status=Build.Status.RUNNING).update(
+        status=status, finished_at=timezone.now())
+    log.end(status, message)
+
+
+def _failure_message(build: Build, error: Exception) -> str:
+    """Record why ``build`` failed and return what the pusher is told."""
+    if isinstance(error, UserError):
         message = str(error)
         _record_failure(build, error.code, message)
-        log(f" !     {message}")
-    except Exception as error:
-        code = error.code if isinstance(error, PaasError) else "platform_error"
-        logger.exception("build %s failed on a platform error", build.pk)
-        message = f"paas could not finish this build ({code}); the operator can find details " \
-                  "in the worker log"
-        _record_failure(build, code, message)
-        log(f" !     {message}")
-    finally:
-        Build.objects.filter(pk=build.pk, status=Build.Status.RUNNING).update(
-            status=status, finished_at=timezone.now())
-        log.end(status, message)
-        get_engine().remove_image(_build_tag(build))
+        return message
+    code = error.code if isinstance(error, PaasError) else "platform_error"
+    logger.error("build %s failed on a platform error", build.pk, exc_info=error)
+    message = f"paas could not finish this build ({code}); the operator can find details " \
+              "in the worker log"
+    _record_failure(build, code, message)
+    return message
 
 
 def _build_tag(build: Build) -> str:
@@ -100,7 +127,8 @@ def _record_failure(build: Build, code: str, message: str) -> None:
     Build.objects.filter(pk=build.pk).update(error_code=code, error_message=message)
 
 
-def _build_and_release(build: Build, log: BuildLogWriter):
+def _build_and_release(build: Build, log: BuildLogWriter,
+                        on_serving: Callable[[Release], None]) -> Release:
     app = build.app
     log(f"-----> Building {app.name} from {build.short_sha} ({build.branch})")
     scratch = Path(tempfile.mkdtemp(prefix="paas-build-"))
@@ -129,5 +157,5 @@ def _build_and_release(build: Build, log: BuildLogWriter):
                              f"Deploy {build.short_sha}", user=build.created_by, build=build,
                              app_json=app_json)
     log(f"-----> Deploying {release.version}")
-    deploy_release(release, log)
+    deploy_release(release, log, on_serving=on_serving)
     return release

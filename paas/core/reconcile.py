@@ -56,7 +56,7 @@ def reconcile_app(app: App) -> None:
                 logger.warning("%s is crash-looping: %s", app.name, report)
                 App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
                                                      crash_reason=report)
-            get_runtime().converge(desired_state(release))
+            get_runtime().converge(desired_state(release)).run()
     except PaasError as error:
         logger.warning("reconcile of %s: %s", app.name, error)
 

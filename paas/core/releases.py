@@ -17,7 +17,7 @@ from paas.core.models import App, Build, Formation, Release, Volume
 from paas.core.names import validate_config_key
 from paas.core.platform import get_engine, get_runtime
 from paas.runtime.health import HealthCheck
-from paas.runtime.reconcile import DesiredApp
+from paas.runtime.reconcile import DesiredApp, Retirement
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ def run_release_phase(release: Release, log: Log = _ignore) -> None:
         raise ReleasePhaseFailed(f"the release command failed with exit code {result.exit_code}")
 
 
-def deploy_release(release: Release, log: Log = _ignore) -> None:
+def deploy_release(release: Release, log: Log = _ignore,
+                   on_serving: Callable[[Release], None] | None = None) -> None:
     """Make ``release`` the one serving, with no downtime.
 
     A new release first runs its ``release`` command (see ``run_release_phase``), then
@@ -141,6 +142,11 @@ def deploy_release(release: Release, log: Log = _ignore) -> None:
     current release (scale, limits, volumes) is converged again and stays current whatever
     happens. Errors are raised: UserError for a failing release command or health check,
     PlatformError otherwise.
+
+    As soon as the router serves ``release`` it is marked current and ``on_serving`` is
+    called (a push returns then); the old containers are drained and removed after that,
+    still under the app's deploy lock. Nothing that goes wrong while they drain fails the
+    deploy: it is logged, and the next reconcile removes what is left.
     """
     app = release.app
     lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_BUILD_TIMEOUT + 600
@@ -150,8 +156,9 @@ def deploy_release(release: Release, log: Log = _ignore) -> None:
         if release.status == Release.Status.CURRENT:
             # Never flip the serving release out of "current", not even for a moment:
             # reconcile and the router read it to know what must be served.
-            get_runtime().converge(desired_state(release), log)
+            retirement = get_runtime().converge(desired_state(release), log)
             App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
+            _serving_then_retire(release, retirement, log, on_serving)
             return
         # A release runs its release command once, when it first deploys.
         first_deploy = release.status == Release.Status.PENDING
@@ -160,7 +167,7 @@ def deploy_release(release: Release, log: Log = _ignore) -> None:
         try:
             if first_deploy:
                 run_release_phase(release, log)
-            get_runtime().converge(desired_state(release), log)
+            retirement = get_runtime().converge(desired_state(release), log)
         except PaasError as error:
             release.status = Release.Status.FAILED
             release.failure_reason = str(error)
@@ -172,7 +179,18 @@ def deploy_release(release: Release, log: Log = _ignore) -> None:
             release.status = Release.Status.CURRENT
             release.save(update_fields=["status"])
             App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
+        _serving_then_retire(release, retirement, log, on_serving)
     prune_images(app)
+
+
+def _serving_then_retire(release: Release, retirement: Retirement, log: Log,
+                         on_serving: Callable[[Release], None] | None) -> None:
+    """Tell the caller ``release`` serves, then retire the old containers whatever it did."""
+    try:
+        if on_serving is not None:
+            on_serving(release)
+    finally:
+        retirement.run(log)
 
 
 def prune_images(app: App) -> None:

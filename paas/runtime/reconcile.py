@@ -8,13 +8,16 @@ Order of a change, so that what serves keeps serving:
   1. start the missing containers of the wanted release;
   2. wait until every new web container passes its health checks (on failure: remove the new
      containers and raise; the router and the old containers are untouched);
-  3. point the router at the healthy web containers (validated reload);
-  4. SIGTERM the containers that are no longer wanted, give them time to drain, remove them.
+  3. point the router at the healthy web containers (validated reload); ``converge`` returns
+     here, with a ``Retirement``: the new release serves, and the caller can say so;
+  4. ``Retirement.run``: SIGTERM the containers that are no longer wanted, give them time to
+     drain, remove them. The caller runs it, under the same deploy lock, after its bookkeeping.
 """
 
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +64,59 @@ def _ignore(_line: str) -> None:
     pass
 
 
+@dataclass
+class Retirement:
+    """The second half of a converge: the containers the router no longer sends requests to.
+
+    ``converge`` returns it once the router serves ``ports`` (the web ports routed now); the
+    caller records that the new release serves, then calls ``run``, still under the app's
+    deploy lock so that nothing else converges while the old containers drain.
+    """
+
+    app: str
+    ports: list[int]
+    instances: list[RunningInstance] = field(default_factory=list)
+    # How to stop one container (SIGTERM, drain, keep its logs, remove); set by the Runtime.
+    stop: Callable[[RunningInstance], None] | None = None
+
+    def run(self, log: Callable[[str], None] = _ignore) -> list[str]:
+        """Let the router settle, then stop the old containers side by side.
+
+        Never raises: an old container that cannot be stopped is logged (and returned as a
+        message) and left to the next reconcile, which finds it unwanted again. Whatever
+        happens here, the new release already serves and stays serving.
+        """
+        if not self.instances or self.stop is None:
+            return []
+        # nginx's old workers hand over to the new ones after a reload; let in-flight
+        # requests to these containers finish before they are told to stop.
+        time.sleep(ROUTER_SETTLE_SECONDS)
+        for instance in self.instances:
+            log(f"       stopping {instance.process_type}.{instance.instance} "
+                f"of v{instance.release}")
+        stop = self.stop
+        problems: list[str] = []
+
+        def retire(instance: RunningInstance) -> None:
+            try:
+                stop(instance)
+            # Broad on purpose: this runs after the switch, and nothing that goes wrong while
+            # an old container shuts down may reach the caller as a failed deploy.
+            except Exception as error:  # noqa: BLE001
+                logger.warning("could not retire %s of %s", instance.container.name,
+                               self.app, exc_info=True)
+                problems.append(f"could not stop {instance.label} of v{instance.release} "
+                                f"({error}); the next reconcile removes it")
+
+        # Side by side: each drains for up to the grace period, and the deploy lock is held
+        # meanwhile.
+        with ThreadPoolExecutor(max_workers=min(8, len(self.instances))) as pool:
+            list(pool.map(retire, self.instances))
+        for problem in problems:
+            log(f"       {problem}")
+        return problems
+
+
 class Runtime:
     def __init__(self, engine: DockerEngine, router: Router, healthcheck_timeout: float,
                  drain_seconds: int, app_logs_dir: Path | None = None) -> None:
@@ -78,8 +134,12 @@ class Runtime:
         self.engine.stop_and_remove(instance, grace_seconds=grace_seconds,
                                     keep_logs_in=self.logs_dir(instance.app, instance.release))
 
-    def converge(self, desired: DesiredApp, log: Callable[[str], None] = _ignore) -> list[int]:
-        """Make the app's containers match ``desired``; return the web ports now routed.
+    def converge(self, desired: DesiredApp, log: Callable[[str], None] = _ignore) -> Retirement:
+        """Start what ``desired`` lacks, health-check it and point the router at it.
+
+        Returns as soon as the router serves the wanted web containers, with the containers
+        that are no longer wanted still running: the caller must ``run()`` the returned
+        Retirement (it never raises) once it has recorded the change.
 
         Raises HealthCheckFailed (a UserError) or PlatformError; in both cases the containers
         this call started are removed and what was serving before still serves.
@@ -138,23 +198,22 @@ class Runtime:
                 self._remove(instance, grace_seconds=0)
             raise
 
-        web = [i for i in kept + started if i.process_type == "web"]
+        ports = sorted(self._routable_ports([i for i in kept + started
+                                             if i.process_type == "web"]))
+        self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ports)))
+        return Retirement(desired.app, ports, unwanted, stop=self._retire)
+
+    def _routable_ports(self, web: list[RunningInstance]) -> list[int]:
         ports = []
         for instance in web:
             refreshed = self.engine.refresh(instance)
             port = refreshed.host_port() if refreshed else None
             if port:
                 ports.append(port)
-        self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(sorted(ports))))
+        return ports
 
-        if unwanted:
-            # The router now sends nothing new to these; let in-flight requests finish.
-            time.sleep(ROUTER_SETTLE_SECONDS)
-            for instance in unwanted:
-                log(f"       stopping {instance.process_type}.{instance.instance} "
-                    f"of v{instance.release}")
-                self._remove(instance, grace_seconds=self.drain_seconds)
-        return sorted(ports)
+    def _retire(self, instance: RunningInstance) -> None:
+        self._remove(instance, grace_seconds=self.drain_seconds)
 
     def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
                    log: Callable[[str], None] | None = None) -> OneOffResult:

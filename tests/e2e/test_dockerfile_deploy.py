@@ -1,6 +1,7 @@
 """The main path, for real: git push of a Dockerfile app -> build -> container -> router."""
 
 import subprocess
+import time
 
 import pytest
 
@@ -79,9 +80,18 @@ def test_a_redeploy_replaces_the_container(stack, hello):
     result = stack.push(repo, app)
     assert result.returncode == 0, result.stderr
     assert stack.get(app).body == "Hello again from hello\n"
-    names = subprocess.run(["docker", "ps", "-a", "--filter", f"label=paas.app={app}",
-                            "--format", "{{.Names}}"], capture_output=True, text=True).stdout
-    assert names.split() == [f"paas.{app}.web.1.v2"]
+
+    # The push returns once v2 serves; v1's container drains and goes right after.
+    def names() -> list[str]:
+        return subprocess.run(["docker", "ps", "-a", "--filter", f"label=paas.app={app}",
+                               "--format", "{{.Names}}"], capture_output=True,
+                              text=True).stdout.split()
+
+    for _ in range(60):
+        if names() == [f"paas.{app}.web.1.v2"]:
+            break
+        time.sleep(0.5)
+    assert names() == [f"paas.{app}.web.1.v2"]
 
 
 def test_it_rejects_a_push_with_a_bad_token(stack, tmp_path):

@@ -2,6 +2,7 @@
 config releases and rollback, against the real stack."""
 
 import subprocess
+import time
 
 import pytest
 
@@ -142,3 +143,56 @@ result["releases"] = app.releases.count()
     assert outcome["code"] == "image_missing"
     assert f"cannot roll back to v{state['number']}: its image was removed" in outcome["message"]
     assert stack.get(app).status == 200
+
+
+def test_a_push_returns_once_the_new_release_serves_and_the_old_one_drains_after(
+        stack, runtime_app):
+    app, repo, _ = runtime_app
+    before = current(stack, app)
+    (repo / "NOTES").write_text("a code-only change\n")
+    commit_all(repo, "notes")
+
+    pushed = stack.push(repo, app)
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert "-----> Released v" in pushed.stderr
+    # Old containers stop after the build's end: the pusher never waits for (or sees) it.
+    assert "stopping web.1" not in pushed.stderr
+    state = core(stack, app, """
+build = app.builds.order_by("-pk").first()
+release = app.current_release
+result = {"build": build.pk, "build_status": build.status, "release": release.number,
+          "release_status": release.status, "built_from": release.build_id}
+""")
+    assert state["build_status"] == "succeeded"
+    assert state["release_status"] == "current"
+    assert state["built_from"] == state["build"]
+    assert state["release"] > before["number"]
+    assert stack.get(app).body.endswith(f"from web.1 of v{state['release']}\n")
+
+    build_log = stack.home / "logs" / "builds" / app / f"{state['build']}.log"
+
+    def retired() -> bool:
+        text = build_log.read_text()
+        return f"stopping web.1 of v{before['number']}" in text and not container_ids(
+            f"label=paas.app={app}", f"label=paas.release={before['number']}")
+
+    assert wait_for(retired), build_log.read_text()
+    text = build_log.read_text()
+    assert text.index("-----> Released v") < text.index("stopping web.1")
+
+
+def container_ids(*filters: str) -> list[str]:
+    argv = ["docker", "ps", "-aq"]
+    for item in filters:
+        argv += ["--filter", item]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+
+def wait_for(predicate, attempts: int = 60, pause: float = 0.5) -> bool:
+    """Poll ``predicate`` a bounded number of times."""
+    for _ in range(attempts):
+        if predicate():
+            return True
+        time.sleep(pause)
+    return bool(predicate())

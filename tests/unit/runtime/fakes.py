@@ -49,6 +49,7 @@ class FakeEngine:
     home: str = "/tmp/paas-fake-home"
     next_port: int = 40000
     fail_start: set = field(default_factory=set)
+    fail_stop: set = field(default_factory=set)
     oneoff_result: OneOffResult = field(default_factory=lambda: OneOffResult(0, "done\n"))
     oneoffs: list = field(default_factory=list)
     volumes: set = field(default_factory=set)
@@ -92,6 +93,9 @@ class FakeEngine:
 
     def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
                         keep_logs_in: Path | None = None) -> None:
+        if instance.container.name in self.fail_stop:
+            from paas.core.errors import PlatformError
+            raise PlatformError("Docker is not reachable", code="docker_down")
         self.events.append(("stop", instance.container.name, grace_seconds))
         if keep_logs_in is not None:
             self.saved_logs[instance.container.name] = keep_logs_in

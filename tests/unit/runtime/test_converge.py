@@ -47,12 +47,16 @@ def test_it_switches_the_router_before_draining_the_old_release(healthy):
     runtime, engine, router = make_runtime()
     old = engine.add("shop", 1, "web", 1)
 
-    ports = runtime.converge(desired())
+    retirement = runtime.converge(desired())
 
     new_port = engine.containers["paas.shop.web.1.v2"].port
-    assert ports == [new_port]
-    assert engine.events == [("start", "paas.shop.web.1.v2"), ("route", (new_port,)),
-                             ("stop", old.name, 7)]
+    assert retirement.ports == [new_port]
+    assert engine.events == [("start", "paas.shop.web.1.v2"), ("route", (new_port,))]
+    assert old.name in engine.containers  # still draining-to-be: the caller retires it
+
+    assert retirement.run() == []
+
+    assert engine.events[-1] == ("stop", old.name, 7)
     assert healthy == [new_port]
     assert running_names(engine) == ["paas.shop.web.1.v2"]
     assert engine.saved_logs[old.name].parts[-2:] == ("shop", "v1")
@@ -97,21 +101,22 @@ def test_scaling_down_drains_only_the_surplus_after_the_router_drops_it(healthy)
         engine.add("shop", 2, "web", number,
                    spec_hash=runtime._spec(desired(web=3), "web", number).spec_hash)
 
-    runtime.converge(desired(web=1))
+    runtime.converge(desired(web=1)).run()
 
     kept_port = engine.containers["paas.shop.web.1.v2"].port
-    assert engine.events == [("route", (kept_port,)), ("stop", "paas.shop.web.2.v2", 7),
-                             ("stop", "paas.shop.web.3.v2", 7)]
+    assert engine.events[0] == ("route", (kept_port,))
+    assert sorted(engine.events[1:]) == [("stop", "paas.shop.web.2.v2", 7),
+                                         ("stop", "paas.shop.web.3.v2", 7)]
 
 
 def test_scaling_up_routes_to_every_healthy_instance(healthy):
     runtime, engine, router = make_runtime()
     engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
 
-    ports = runtime.converge(desired(web=3))
+    ports = runtime.converge(desired(web=3)).ports
 
     assert len(ports) == 3
-    assert router.routes["shop"].ports == tuple(sorted(ports))
+    assert router.routes["shop"].ports == tuple(ports)
     assert not [event for event in engine.events if event[0] == "stop"]
 
 
@@ -120,7 +125,7 @@ def test_new_limits_replace_a_running_instance_side_by_side(healthy):
     before = desired()
     engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(before, "web", 1).spec_hash)
 
-    runtime.converge(desired(limits={"web": {"memory": "256m"}}))
+    runtime.converge(desired(limits={"web": {"memory": "256m"}})).run()
 
     (name,) = engine.containers
     assert name.startswith("paas.shop.web.1.v2.")  # beside the old one, then the old goes
@@ -144,8 +149,9 @@ def test_a_converged_app_is_left_alone(healthy):
     runtime, engine, router = make_runtime()
     engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
 
-    runtime.converge(desired())
+    retirement = runtime.converge(desired())
 
+    assert retirement.run() == []
     assert [event[0] for event in engine.events] == ["route"]
 
 
@@ -172,3 +178,19 @@ def test_a_oneoff_gets_the_config_and_volumes_but_no_port():
     assert "PORT" not in spec.env
     assert spec.volumes == volumes
     assert router.routes == {}
+
+
+def test_an_old_container_that_cannot_be_stopped_is_reported_not_raised(healthy):
+    runtime, engine, router = make_runtime()
+    engine.add("shop", 1, "web", 1)
+    stuck = engine.add("shop", 1, "worker", 1)
+    engine.fail_stop.add(stuck.name)
+    retirement = runtime.converge(desired())
+    lines = []
+
+    problems = retirement.run(lines.append)
+
+    assert len(problems) == 1 and problems[0].startswith("could not stop worker.1 of v1")
+    assert f"       {problems[0]}" in lines
+    assert "paas.shop.web.1.v1" not in engine.containers  # the others still went
+    assert router.routes["shop"].ports == (engine.containers["paas.shop.web.1.v2"].port,)

@@ -7,9 +7,11 @@ import pytest
 from django.test import override_settings
 
 from paas.core import releases
-from paas.core.errors import UserError
+from paas.core.errors import PlatformError, UserError
 from paas.core.formation import scale
 from paas.core.models import App
+from paas.runtime.docker_engine import RunningInstance
+from paas.runtime.reconcile import Retirement
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +119,59 @@ def test_pruning_keeps_the_newest_releases_and_never_the_current_or_running(plat
     tags = {ref for ref in platform.engine.images if ref.startswith("paas/")}
 
     assert tags == {"paas/shop:v3", "paas/shop:v4", "paas/shop:v5"}
+
+
+def converge_leaving(platform, old_instances, events):
+    """The fake runtime's converge, returning a Retirement that records what it stops."""
+    fake_converge = platform.runtime.converge
+
+    def converge(desired, log=None):
+        retirement = fake_converge(desired, log)
+        events.append("switched")
+
+        def stop(instance):
+            events.append(f"stopped {instance.container.name}")
+            if instance.container.name == "stuck":
+                raise PlatformError("Docker is not reachable", code="docker_down")
+
+        old = [RunningInstance(SimpleNamespace(name=name), desired.app, 1, "web", 1)
+               for name in old_instances]
+        return Retirement(desired.app, retirement.ports, old, stop=stop)
+
+    platform.runtime.converge = converge
+
+
+def test_a_release_is_current_and_announced_before_the_old_containers_retire(platform, app,
+                                                                           monkeypatch):
+    monkeypatch.setattr("paas.runtime.reconcile.ROUTER_SETTLE_SECONDS", 0)
+    platform.deploy(app, "sha256:one")
+    events = []
+    converge_leaving(platform, ["old"], events)
+    platform.engine.add_image("sha256:two")
+    release = releases.create_release(app, "sha256:two", app.config, {"web": None}, "Deploy")
+
+    def serving(serving_release):
+        serving_release.refresh_from_db()
+        events.append(f"serving {serving_release.version} {serving_release.status}")
+
+    releases.deploy_release(release, on_serving=serving)
+
+    assert events == ["switched", "serving v2 current", "stopped old"]
+    release.refresh_from_db()
+    assert release.status == "current"
+
+
+def test_an_old_container_that_will_not_stop_never_fails_the_serving_release(platform, app,
+                                                                            monkeypatch):
+    monkeypatch.setattr("paas.runtime.reconcile.ROUTER_SETTLE_SECONDS", 0)
+    platform.deploy(app, "sha256:one")
+    events = []
+    converge_leaving(platform, ["stuck"], events)
+    lines = []
+
+    release = releases.set_config(app, {"GREETING": "new"}, [], log=lines.append)
+
+    release.refresh_from_db()
+    assert release.status == "current"
+    assert events == ["switched", "stopped stuck"]
+    assert any("could not stop" in line and "next reconcile" in line for line in lines)
