@@ -16,7 +16,8 @@ from pathlib import Path
 from paas.core.errors import UserError
 from paas.core.models import App
 from paas.core.platform import get_engine, get_runtime
-from paas.runtime.docker_engine import DockerEngine, RunningInstance
+from paas.runtime.docker_containers import RunningInstance
+from paas.runtime.docker_engine import DockerEngine
 
 MAX_TAIL = 10_000
 # How often following looks for containers that started since (a deploy, a scale, a restart).

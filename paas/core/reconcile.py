@@ -18,7 +18,7 @@ from paas.core.locks import app_lock
 from paas.core.models import App, Release
 from paas.core.platform import get_engine, get_router, get_runtime
 from paas.core.releases import desired_state
-from paas.runtime.docker_engine import RunningInstance
+from paas.runtime.docker_containers import RunningInstance
 
 logger = logging.getLogger(__name__)
 

@@ -22,13 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paas.router.nginx import AppRoute, Router
-from paas.runtime.docker_engine import (
-    ContainerSpec,
-    DockerEngine,
-    OneOffResult,
-    OneOffSpec,
-    RunningInstance,
-)
+from paas.runtime.docker_containers import ContainerSpec, RunningInstance
+from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.docker_oneoffs import OneOffResult, OneOffSpec
 from paas.runtime.health import HealthCheck, HealthCheckFailed, wait_until_healthy
 
 logger = logging.getLogger(__name__)

@@ -4,17 +4,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paas.router.nginx import AppRoute
-from paas.runtime.docker_engine import (
+from paas.runtime.docker_client import (
     LABEL_APP,
     LABEL_INSTANCE,
     LABEL_PROCESS,
     LABEL_RELEASE,
     LABEL_SPEC,
-    ContainerSpec,
-    OneOffResult,
-    OneOffSpec,
-    RunningInstance,
 )
+from paas.runtime.docker_containers import ContainerSpec, RunningInstance
+from paas.runtime.docker_oneoffs import OneOffResult, OneOffSpec
 
 
 @dataclass

@@ -10,7 +10,7 @@ from paas.core import releases
 from paas.core.errors import PlatformError, UserError
 from paas.core.formation import scale
 from paas.core.models import App
-from paas.runtime.docker_engine import RunningInstance
+from paas.runtime.docker_containers import RunningInstance
 from paas.runtime.reconcile import Retirement
 
 pytestmark = pytest.mark.django_db

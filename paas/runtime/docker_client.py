@@ -1,0 +1,64 @@
+"""The connection every part of the Docker wrapper shares, and the names paas gives things.
+
+``paas.runtime.docker_engine.DockerEngine`` is the one entry to Docker; it is assembled from
+the parts in ``docker_images``, ``docker_containers`` and ``docker_oneoffs``, which all build
+on ``DockerConnection`` below.
+"""
+
+import docker
+import docker.errors
+
+from paas.core.errors import PlatformError
+
+LABEL_APP = "paas.app"
+LABEL_RELEASE = "paas.release"
+LABEL_PROCESS = "paas.process"
+LABEL_INSTANCE = "paas.instance"
+# Which paas installation (PAAS_HOME) owns a container, so that reconcile and orphan cleanup of
+# one installation never touch another's containers on a shared dockerd.
+LABEL_HOME = "paas.home"
+# A hash of everything a container was created from (image, command, env, limits, volumes):
+# a running instance whose hash differs from the wanted one is replaced.
+LABEL_SPEC = "paas.spec"
+# One-off containers (release phase, ``run``) carry this instead of the instance labels, so
+# reconcile neither counts them as instances nor removes them as orphans while they run.
+LABEL_ONEOFF = "paas.oneoff"
+
+APP_NETWORK = "paas"
+CONTAINER_PORT = 5000
+
+# The Docker CLI with BuildKit built in (Debian's docker.io 20.10). The SDK only speaks the
+# legacy builder, which cannot mount a file into a build step without leaving it in a layer.
+DEFAULT_DOCKER_CLI = "/usr/bin/docker"
+
+
+class DockerConnection:
+    """Docker Engine for one paas installation (``home``): the client, made on first use."""
+
+    def __init__(self, home: str, base_url: str | None = None,
+                 cli: str = DEFAULT_DOCKER_CLI) -> None:
+        self.home = home
+        self.base_url = base_url
+        self.cli = cli
+        self._client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The SDK client; raises PlatformError(docker_down) if Docker cannot be reached."""
+        if self._client is None:
+            try:
+                if self.base_url:
+                    self._client = docker.DockerClient(base_url=self.base_url)
+                else:
+                    self._client = docker.from_env()
+            except docker.errors.DockerException as error:
+                raise PlatformError(f"Docker is not reachable: {error}",
+                                    code="docker_down") from error
+        return self._client
+
+    def ensure_network(self) -> None:
+        """Create the user-defined network app containers share, if it is missing."""
+        try:
+            self.client.networks.get(APP_NETWORK)
+        except docker.errors.NotFound:
+            self.client.networks.create(APP_NETWORK, driver="bridge")

@@ -1,0 +1,281 @@
+"""Long-running containers: one per instance of a process type, found again by their labels.
+
+Part of the one Docker wrapper (``paas.runtime.docker_engine.DockerEngine``): starting,
+stopping, inspecting and reading the logs of app containers, and their volumes.
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from paas.core.errors import PlatformError, UserError
+from paas.runtime.docker_client import (
+    APP_NETWORK,
+    CONTAINER_PORT,
+    LABEL_APP,
+    LABEL_HOME,
+    LABEL_INSTANCE,
+    LABEL_ONEOFF,
+    LABEL_PROCESS,
+    LABEL_RELEASE,
+    LABEL_SPEC,
+    DockerConnection,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to run: one instance of one process type of one release."""
+
+    app: str
+    release: int
+    process_type: str
+    instance: int
+    image: str
+    command: str | None
+    env: dict[str, str]
+    publish: bool  # web processes get a loopback port and a network alias
+    labels: dict[str, str] = field(default_factory=dict)
+    mem_limit: str | None = None
+    nano_cpus: int | None = None
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Set when a running container of the same release/type/instance is being replaced
+    # (new limits or volumes) so both can run side by side until the switch.
+    name_suffix: str = ""
+
+    @property
+    def name(self) -> str:
+        # Dots cannot appear in app names or process types, so the name is unambiguous.
+        base = f"paas.{self.app}.{self.process_type}.{self.instance}.v{self.release}"
+        return f"{base}.{self.name_suffix}" if self.name_suffix else base
+
+    @property
+    def spec_hash(self) -> str:
+        """Identifies what the container runs; equal hashes need no replacement."""
+        facts = [self.image, self.command, sorted(self.env.items()), self.publish,
+                 self.mem_limit, self.nano_cpus, sorted(self.volumes.items())]
+        return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class RunningInstance:
+    """A container paas started, as found by its labels."""
+
+    container: Container
+    app: str
+    release: int
+    process_type: str
+    instance: int
+
+    @property
+    def running(self) -> bool:
+        return self.container.status == "running"
+
+    @property
+    def label(self) -> str:
+        """How logs and messages name it: ``web.1``."""
+        return f"{self.process_type}.{self.instance}"
+
+    @property
+    def spec_hash(self) -> str:
+        return self.container.labels.get(LABEL_SPEC, "")
+
+    @property
+    def restart_count(self) -> int:
+        return int(self.container.attrs.get("RestartCount") or 0)
+
+    @property
+    def exit_code(self) -> int:
+        return int((self.container.attrs.get("State") or {}).get("ExitCode") or 0)
+
+    def host_port(self) -> int | None:
+        ports = self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}
+        bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
+        for binding in bindings:
+            if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+                return int(binding["HostPort"])
+        return None
+
+
+class DockerContainers(DockerConnection):
+    """App containers and volumes of this installation."""
+
+    def instances(self, app: str | None = None) -> list[RunningInstance]:
+        """Containers of this installation (of ``app`` if given), running or not."""
+        filters = [f"{LABEL_HOME}={self.home}"]
+        if app is not None:
+            filters.append(f"{LABEL_APP}={app}")
+        containers = self.client.containers.list(all=True, filters={"label": filters})
+        found = []
+        for container in containers:
+            labels = container.labels
+            if LABEL_ONEOFF in labels:
+                continue
+            try:
+                found.append(RunningInstance(
+                    container=container,
+                    app=labels[LABEL_APP],
+                    release=int(labels[LABEL_RELEASE]),
+                    process_type=labels[LABEL_PROCESS],
+                    instance=int(labels[LABEL_INSTANCE]),
+                ))
+            except (KeyError, ValueError):
+                logger.warning("container %s has malformed paas labels", container.name)
+        return found
+
+    def start(self, spec: ContainerSpec, restart_retries: int = 5) -> RunningInstance:
+        """Create and start the container for ``spec`` (replacing a stopped one of that name)."""
+        self.ensure_network()
+        self._remove_by_name(spec.name)
+        labels = {
+            **spec.labels,
+            LABEL_HOME: self.home,
+            LABEL_APP: spec.app,
+            LABEL_RELEASE: str(spec.release),
+            LABEL_PROCESS: spec.process_type,
+            LABEL_INSTANCE: str(spec.instance),
+            LABEL_SPEC: spec.spec_hash,
+        }
+        env = dict(spec.env)
+        kwargs: dict = {}
+        if spec.publish:
+            env["PORT"] = str(CONTAINER_PORT)
+            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
+        if spec.mem_limit:
+            kwargs["mem_limit"] = spec.mem_limit
+        if spec.nano_cpus:
+            kwargs["nano_cpus"] = spec.nano_cpus
+        if spec.publish:
+            # Other apps' containers reach a web process by its app's name.
+            kwargs["networking_config"] = {
+                APP_NETWORK: self.client.api.create_endpoint_config(aliases=[spec.app])
+            }
+        # Passing the command as argv to a shell keeps the Procfile's shell syntax ($PORT, &&)
+        # without ever building a shell string from config values: those go through env.
+        command = ["/bin/sh", "-c", spec.command] if spec.command else None
+        try:
+            container = self.client.containers.create(
+                spec.image,
+                command=command,
+                name=spec.name,
+                environment=env,
+                labels=labels,
+                detach=True,
+                network=APP_NETWORK,
+                restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_retries},
+                volumes=spec.volumes or None,
+                **kwargs,
+            )
+            container.start()
+            container.reload()
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {spec.image} is missing", code="image_missing") from error
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not start {spec.name}: {error.explanation or error}",
+                                code="container_start_failed") from error
+        return RunningInstance(container, spec.app, spec.release, spec.process_type,
+                               spec.instance)
+
+    def _remove_by_name(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.containers.get(name).remove(force=True)
+
+    def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
+                        keep_logs_in: Path | None = None) -> None:
+        """SIGTERM, wait up to ``grace_seconds``, then SIGKILL and remove.
+
+        With ``keep_logs_in``, the container's whole log (with timestamps) is appended to
+        ``<keep_logs_in>/<type>.<n>.log`` first, so logs outlive the container.
+        """
+        try:
+            instance.container.stop(timeout=grace_seconds)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            logger.warning("stopping %s: %s", instance.container.name, error)
+        if keep_logs_in is not None:
+            self.save_logs(instance, keep_logs_in)
+        with contextlib.suppress(docker.errors.NotFound):
+            instance.container.remove(force=True)
+
+    def save_logs(self, instance: RunningInstance, directory: Path) -> None:
+        """Append the container's timestamped log to ``directory/<type>.<n>.log``."""
+        try:
+            data = instance.container.logs(timestamps=True)
+        except docker.errors.APIError as error:
+            logger.warning("could not keep the logs of %s: %s", instance.container.name, error)
+            return
+        if not data:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / f"{instance.label}.log").open("ab") as log_file:
+            log_file.write(data if data.endswith(b"\n") else data + b"\n")
+
+    def refresh(self, instance: RunningInstance) -> RunningInstance | None:
+        """``instance`` with fresh state from Docker, or None if the container is gone."""
+        try:
+            instance.container.reload()
+        except docker.errors.NotFound:
+            return None
+        return instance
+
+    def logs_tail(self, instance: RunningInstance, lines: int = 30) -> str:
+        try:
+            return instance.container.logs(tail=lines).decode("utf-8", "replace")
+        except docker.errors.APIError:
+            return ""
+
+    def logs(self, instance: RunningInstance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        """The container's log lines with Docker's RFC 3339 timestamps, optionally followed.
+
+        Ends when the container stops (following) or the log is read; never raises for a
+        container that went away.
+        """
+        kwargs: dict = {"timestamps": True}
+        if since is not None:
+            kwargs["since"] = since
+        try:
+            if not follow:
+                yield from instance.container.logs(**kwargs).splitlines()
+                return
+            buffer = b""
+            for chunk in instance.container.logs(stream=True, follow=True, **kwargs):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                yield from lines
+            if buffer:
+                yield buffer
+        except (docker.errors.NotFound, docker.errors.APIError,
+                requests.exceptions.RequestException):
+            return
+
+    # --- volumes -----------------------------------------------------------------------------
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        """Create the named volume if it does not exist yet (its data is never touched)."""
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels={LABEL_HOME: self.home, LABEL_APP: app})
+
+    def remove_volume(self, name: str) -> bool:
+        """Delete a volume and its data; False if it is gone already or still in use."""
+        try:
+            self.client.volumes.get(name).remove()
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as error:
+            logger.info("volume %s not removed: %s", name, error)
+            return False
+        return True

@@ -1,0 +1,189 @@
+"""Images: BuildKit builds through the docker CLI, and the image operations paas needs.
+
+Part of the one Docker wrapper (``paas.runtime.docker_engine.DockerEngine``).
+"""
+
+import contextlib
+import io
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import docker.errors
+
+from paas.core.errors import UserError
+from paas.runtime.docker_client import DockerConnection
+
+logger = logging.getLogger(__name__)
+
+
+class BuildFailed(UserError):
+    code = "build_failed"
+
+
+class BuildTimedOut(UserError):
+    code = "build_timeout"
+
+
+class DockerImages(DockerConnection):
+    """Building, tagging, inspecting and removing images; the BuildKit cache."""
+
+    def build_image(
+        self,
+        context_dir: Path,
+        tag: str,
+        log: Callable[[str], None],
+        timeout: float,
+        dockerfile: Path | None = None,
+        secrets: dict[str, Path] | None = None,
+        build_args: dict[str, str] | None = None,
+    ) -> str:
+        """Build ``context_dir`` with BuildKit, tag it ``tag`` and return the image id.
+
+        Each output line goes to ``log`` as it comes. ``secrets`` (id -> file) are offered to
+        ``RUN --mount=type=secret`` steps and never stored in the image.
+        Raises BuildFailed (with the tail of the output) or BuildTimedOut.
+        """
+        argv = [self.cli, "build", "--progress=plain", "--tag", tag]
+        if dockerfile is not None:
+            argv += ["--file", str(dockerfile)]
+        for secret_id, path in (secrets or {}).items():
+            argv += ["--secret", f"id={secret_id},src={path}"]
+        for key, value in (build_args or {}).items():
+            argv += ["--build-arg", f"{key}={value}"]
+        argv += ["--", str(context_dir)]
+        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+        if self.base_url:
+            env["DOCKER_HOST"] = self.base_url
+        tail: list[str] = []
+        returncode = self._stream_process(argv, env, log, timeout, tail)
+        if returncode is None:
+            raise BuildTimedOut(f"build timed out after {int(timeout)} seconds and was stopped")
+        if returncode != 0:
+            reason = next((line for line in reversed(tail) if line.strip()), "docker build failed")
+            raise BuildFailed(f"image build failed: {reason}")
+        return self.client.images.get(tag).id
+
+    @staticmethod
+    def _stream_process(
+        argv: Sequence[str],
+        env: dict[str, str],
+        log: Callable[[str], None],
+        timeout: float,
+        tail: list[str],
+    ) -> int | None:
+        """Run ``argv``, sending each output line to ``log``; None if it ran past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        buffer = b""
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    return None
+                if not selector.select(timeout=min(remaining, 1.0)):
+                    continue
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    tail.append(line)
+                    del tail[:-20]
+                    log(line)
+            if buffer:
+                log(buffer.decode("utf-8", "replace"))
+            return process.wait()
+        finally:
+            selector.close()
+            process.stdout.close()
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of image ``ref``, or None if it does not exist."""
+        try:
+            return self.client.images.get(ref).id
+        except docker.errors.ImageNotFound:
+            return None
+
+    def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        self.client.images.get(image_id).tag(repository, tag)
+
+    def remove_image(self, ref: str) -> bool:
+        """Remove tag or image ``ref``; False if it is gone already or still in use."""
+        try:
+            self.client.images.remove(ref, noprune=False)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as error:
+            logger.info("image %s not removed: %s", ref, error)
+            return False
+        return True
+
+    def image_layers(self, ref: str) -> list[str]:
+        return self.client.images.get(ref).attrs["RootFS"]["Layers"]
+
+    def read_image_file(self, ref: str, path: str) -> bytes | None:
+        """The content of file ``path`` in image ``ref``, or None if it has no such file.
+
+        Uses a created, never started, container that is always removed.
+        Raises UserError(image_missing) if the image does not exist.
+        """
+        try:
+            container = self.client.containers.create(ref, command=["true"], entrypoint=[])
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {ref} is missing", code="image_missing") from error
+        try:
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                return None
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                for member in archive:
+                    if member.isfile():
+                        handle = archive.extractfile(member)
+                        return handle.read() if handle else None
+            return None
+        finally:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+    def prune_build_cache(self, marker: str) -> int:
+        """Remove BuildKit cache records whose description contains ``marker``; return how many.
+
+        A step's description holds its command line, so a marker written into the commands of
+        one app's build steps selects that app's records (its cache mount and its layers' cache)
+        on a dockerd shared with other apps. Records that are in use are left alone.
+        """
+        removed = 0
+        # A record may be the parent of another; a few passes take children before parents.
+        for _ in range(5):
+            records = self.client.api.df().get("BuildCache") or []
+            ids = [r["ID"] for r in records
+                   if marker in (r.get("Description") or "") and not r.get("InUse")]
+            before = removed
+            for record_id in ids:
+                try:
+                    result = self.client.api.prune_builds(filters={"id": record_id}, all=True)
+                except docker.errors.APIError as error:
+                    logger.info("build cache record %s not pruned: %s", record_id, error)
+                    continue
+                removed += len((result or {}).get("CachesDeleted") or [])
+            if not ids or removed == before:
+                break
+        return removed

@@ -1,0 +1,124 @@
+"""One-off containers: the release phase and ``run``, each run to completion and removed.
+
+Part of the one Docker wrapper (``paas.runtime.docker_engine.DockerEngine``).
+"""
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from paas.core.errors import PlatformError, UserError
+from paas.runtime.docker_client import (
+    APP_NETWORK,
+    LABEL_APP,
+    LABEL_HOME,
+    LABEL_ONEOFF,
+    LABEL_RELEASE,
+    DockerConnection,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OneOffSpec:
+    """A one-off container: the release phase or a user's ``run`` command."""
+
+    app: str
+    release: int
+    image: str
+    command: str
+    env: dict[str, str]
+    kind: str  # "release" or "run"; part of the name and the label
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    mem_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    output: str
+    timed_out: bool = False
+
+
+class DockerOneOffs(DockerConnection):
+    """Containers that run one command of a release and are removed afterwards."""
+
+    def run_once(self, spec: OneOffSpec, timeout: float,
+                 log: Callable[[str], None] | None = None) -> OneOffResult:
+        """Run ``spec`` to completion (or ``timeout``) and return its exit code and output.
+
+        Output lines go to ``log`` as they come. The container is always removed. Raises
+        UserError(image_missing) or PlatformError(container_start_failed).
+        """
+        self.ensure_network()
+        labels = {LABEL_HOME: self.home, LABEL_APP: spec.app, LABEL_ONEOFF: spec.kind,
+                  LABEL_RELEASE: str(spec.release)}
+        name = f"paas.{spec.app}.{spec.kind}.{os.urandom(4).hex()}.v{spec.release}"
+        kwargs: dict = {}
+        if spec.mem_limit:
+            kwargs["mem_limit"] = spec.mem_limit
+        try:
+            container = self.client.containers.create(
+                spec.image, command=["/bin/sh", "-c", spec.command], name=name,
+                environment=dict(spec.env), labels=labels, detach=True, network=APP_NETWORK,
+                volumes=spec.volumes or None, **kwargs,
+            )
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {spec.image} is missing", code="image_missing") from error
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not create the {spec.kind} container: "
+                                f"{error.explanation or error}",
+                                code="container_start_failed") from error
+        output: list[str] = []
+        try:
+            try:
+                container.start()
+            except docker.errors.APIError as error:
+                raise PlatformError(f"could not start the {spec.kind} container: "
+                                    f"{error.explanation or error}",
+                                    code="container_start_failed") from error
+            reader = threading.Thread(target=self._collect_output,
+                                      args=(container, output, log), daemon=True)
+            reader.start()
+            timed_out = False
+            try:
+                exit_code = int(container.wait(timeout=timeout).get("StatusCode", 1))
+            except requests.exceptions.RequestException:
+                timed_out = True
+                exit_code = 124  # what timeout(1) reports, so scripts can tell
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+            reader.join(timeout=10)
+            return OneOffResult(exit_code, "".join(output), timed_out)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+
+    @staticmethod
+    def _collect_output(container: Container, output: list[str],
+                        log: Callable[[str], None] | None) -> None:
+        buffer = b""
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    output.append(line + "\n")
+                    if log:
+                        log(line)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass
+        if buffer:
+            line = buffer.decode("utf-8", "replace")
+            output.append(line)
+            if log:
+                log(line)
