@@ -15,13 +15,18 @@ digest. pip and npm download caches live in a BuildKit cache mount named after `
 which survives across builds but is never part of the image. The CA bundle comes in as a secret.
 
 A buildpack without phases (a third-party one) runs ``compile`` once, in the app step.
+
+Several buildpacks (a multi-line ``.buildpacks``) run in their order: first the dependency step
+of each phased one, then the app (or single) step of each, so that the dependency layers still
+depend on manifests only. Each app step compiles the tree the previous one left; the last one's
+``bin/release`` decides the default process types, as on Heroku.
 """
 
 import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,9 +63,12 @@ def cache_marker(cache_id: str) -> str:
     return f"{CACHE_MARKER_VAR}={cache_id} "
 
 
-def render_dockerfile(stack_image: str, cache_id: str, phases: bool, run_detect: bool,
-                      buildpack_name: str, app: str | None = None) -> str:
-    """The Dockerfile for a buildpack build. Raises PlatformError on an unusable cache id."""
+def render_dockerfile(stack_image: str, cache_id: str, buildpacks: "Sequence[Buildpack]",
+                      run_detect: bool, app: str | None = None) -> str:
+    """The Dockerfile that runs ``buildpacks``, in order, on the stack image.
+
+    Raises PlatformError on an unusable cache id.
+    """
     if not CACHE_ID_RE.fullmatch(cache_id):
         raise PlatformError(f"invalid build cache id {cache_id!r}", code="invalid_cache_id")
     lines = [f"FROM {stack_image}"]
@@ -73,47 +81,63 @@ def render_dockerfile(stack_image: str, cache_id: str, phases: bool, run_detect:
         # No WORKDIR: the stack sets /app already, and BuildKit would add an empty layer for it.
         "USER app",
     ]
-    steps = ["dependencies", "app"] if phases else ["all"]
-    for step in steps:
-        lines.append(_run_step(step, cache_id, run_detect and step != "dependencies"))
+    for index, buildpack in enumerate(buildpacks):
+        if buildpack.phases:
+            lines.append(_run_step("dependencies", index, cache_id, run_detect=False))
+    for index, buildpack in enumerate(buildpacks):
+        lines.append(_run_step("app" if buildpack.phases else "all", index, cache_id, run_detect))
+    names = ",".join(buildpack.name for buildpack in buildpacks)
     lines += [
         f'ENTRYPOINT ["{LAUNCHER}"]',
         'CMD ["/bin/bash"]',
-        f"LABEL paas.buildpack={json.dumps(buildpack_name)}",
+        f"LABEL paas.buildpack={json.dumps(names)}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _run_step(step: str, cache_id: str, run_detect: bool) -> str:
-    input_dir = "manifests" if step == "dependencies" else "src"
+def _context_name(kind: str, index: int) -> str:
+    """``buildpack``/``manifests`` for the first buildpack (as before several were possible, so
+    existing apps keep their cached dependency steps), ``buildpack-1``, ... for the others."""
+    return kind if index == 0 else f"{kind}-{index}"
+
+
+def _run_step(step: str, index: int, cache_id: str, run_detect: bool) -> str:
+    if step == "dependencies":
+        input_mount = f"source={_context_name('manifests', index)},target=/paas/manifests"
+    else:
+        input_mount = "source=src,target=/paas/src"
     mounts = [
         "--mount=type=bind,source=buildstep.sh,target=/paas/buildstep.sh",
-        "--mount=type=bind,source=buildpack,target=/paas/buildpack",
-        f"--mount=type=bind,source={input_dir},target=/paas/{input_dir}",
+        f"--mount=type=bind,source={_context_name('buildpack', index)},target=/paas/buildpack",
+        f"--mount=type=bind,{input_mount}",
         "--mount=type=bind,source=env,target=/paas/env",
         f"--mount=type=cache,id={cache_id},target=/paas/cache,uid={BUILD_UID},gid={BUILD_UID}",
         MOUNT_FLAG,
     ]
     argv = ["env", *ca_env_assignments(), cache_marker(cache_id).strip(),
             f"PAAS_RUN_DETECT={int(run_detect)}", "/bin/sh", "/paas/buildstep.sh", step]
+    if index:
+        argv.append(str(index))  # a later buildpack: it compiles what the previous ones left
     return "RUN " + " \\\n    ".join(mounts) + " \\\n    " + json.dumps(argv)
 
 
-def prepare_context(job: BuildJob, buildpack: "Buildpack", context: Path) -> None:
+def prepare_context(job: BuildJob, buildpacks: "Sequence[Buildpack]", context: Path) -> None:
     """Fill ``context`` with what the build steps bind-mount (see ``buildstep.sh``)."""
     context.mkdir(parents=True, exist_ok=True)
     shutil.copy2(STEP_SCRIPT, context / "buildstep.sh")
-    shutil.copytree(buildpack.path, context / "buildpack", symlinks=True,
-                    ignore=shutil.ignore_patterns(".git"))
-    for script in (context / "buildpack" / "bin").iterdir():
-        if script.is_file():
-            script.chmod(0o755)
-    manifests = context / "manifests"
-    manifests.mkdir()
-    for name in buildpack.dependency_files:
-        source = job.source_dir / name
-        if source.is_file() and not source.is_symlink():
-            shutil.copy2(source, manifests / name)
+    for index, buildpack in enumerate(buildpacks):
+        target = context / _context_name("buildpack", index)
+        shutil.copytree(buildpack.path, target, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git"))
+        for script in (target / "bin").iterdir():
+            if script.is_file():
+                script.chmod(0o755)
+        manifests = context / _context_name("manifests", index)
+        manifests.mkdir()
+        for name in buildpack.dependency_files:
+            source = job.source_dir / name
+            if source.is_file() and not source.is_symlink():
+                shutil.copy2(source, manifests / name)
     shutil.copytree(job.source_dir, context / "src", symlinks=True,
                     ignore=_top_level_ignore(job.source_dir))
     _make_readable(context)
@@ -142,18 +166,25 @@ def _top_level_ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
 
 
 def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False) -> BuildResult:
-    """Build ``job`` with ``buildpack`` in the stack image; return the image and its defaults.
+    """Build ``job`` with ``buildpack``; see ``run_buildpacks``."""
+    return run_buildpacks(job, [buildpack], explicit)
 
-    Raises BuildFailed (the buildpack failed; its own output, pip's or npm's errors included,
+
+def run_buildpacks(job: BuildJob, buildpacks: "Sequence[Buildpack]",
+                   explicit: bool = False) -> BuildResult:
+    """Build ``job`` with ``buildpacks`` in order, in the stack image; return the image and the
+    last buildpack's default process types. ``explicit``: each one's ``bin/detect`` must pass.
+
+    Raises BuildFailed (a buildpack failed; its own output, pip's or npm's errors included,
     has gone to ``job.log``), BuildTimedOut, or UserError(invalid_release_output).
     """
     workdir = Path(tempfile.mkdtemp(prefix="buildpack-context-", dir=job.scratch_dir))
     try:
         context = workdir / "context"
-        prepare_context(job, buildpack, context)
+        prepare_context(job, buildpacks, context)
         dockerfile = workdir / "Dockerfile"
-        dockerfile.write_text(render_dockerfile(job.stack_image, job.cache_id, buildpack.phases,
-                                                explicit, buildpack.name, app=job.app))
+        dockerfile.write_text(render_dockerfile(job.stack_image, job.cache_id, buildpacks,
+                                                explicit, app=job.app))
         output = BuildOutput(job.log)
         try:
             image_id = job.engine.build_image(context, job.tag, output, job.timeout,
@@ -161,13 +192,15 @@ def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False)
                                               secrets={SECRET_ID: job.ca_bundle})
         except BuildFailed as error:
             output.flush()
+            name = buildpacks[output.failed_buildpack].name
             step = STEP_LABELS.get(output.failed_step or "", "building the image")
-            raise BuildFailed(f"the {buildpack.name} buildpack failed while {step}"
+            raise BuildFailed(f"the {name} buildpack failed while {step}"
                               f"{output.exit_status}; see its output above") from error
         except BuildTimedOut as error:
+            name = buildpacks[output.current_buildpack].name
             step = STEP_LABELS.get(output.current_step or "", "building the image")
             raise BuildTimedOut(
-                f"the {buildpack.name} buildpack ran past the build timeout (PAAS_BUILD_TIMEOUT, "
+                f"the {name} buildpack ran past the build timeout (PAAS_BUILD_TIMEOUT, "
                 f"{int(job.timeout)} seconds) while {step} and was stopped") from error
         if output.reused_dependencies:
             job.log("-----> Dependencies unchanged: reused the dependency layer")
@@ -186,15 +219,19 @@ class BuildOutput:
     dropped; errors that are not a step's exit status (a platform problem) are passed on whole.
     """
 
-    _STEP_RE = re.compile(r'^#(\d+) \[[^\]]*\] RUN .*"/paas/buildstep\.sh", "(\w+)"\]')
+    _STEP_RE = re.compile(
+        r'^#(\d+) \[[^\]]*\] RUN .*"/paas/buildstep\.sh", "(\w+)"(?:, "(\d+)")?\]')
     _OUTPUT_RE = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
     _EXIT_RE = re.compile(r"exit code: (\d+)")
 
     def __init__(self, log: Callable[[str], None]) -> None:
         self.log = log
         self.steps: dict[str, str] = {}
+        self.step_buildpacks: dict[str, int] = {}  # BuildKit step number -> buildpack index
         self.failed_step: str | None = None
+        self.failed_buildpack = 0
         self.current_step: str | None = None  # the last step BuildKit started (they run in order)
+        self.current_buildpack = 0
         self.exit_status = ""
         self.reused_dependencies = False
         self._in_error_summary = False
@@ -208,7 +245,9 @@ class BuildOutput:
             return
         if match := self._STEP_RE.match(line):
             self.steps[match.group(1)] = match.group(2)
+            self.step_buildpacks[match.group(1)] = int(match.group(3) or 0)
             self.current_step = match.group(2)
+            self.current_buildpack = int(match.group(3) or 0)
             return
         if match := self._OUTPUT_RE.match(line):
             if match.group(1) in self.steps:
@@ -222,6 +261,7 @@ class BuildOutput:
             elif rest.startswith("ERROR"):
                 if step:
                     self.failed_step = step
+                    self.failed_buildpack = self.step_buildpacks[number]
                     code = self._EXIT_RE.search(rest)
                     self.exit_status = f" (exit status {code.group(1)})" if code else ""
                 else:

@@ -8,7 +8,7 @@ Heroku contract, see ``buildpacks/README.md``). paas ships three, asked in this 
     static  (index.html)
 
 A Dockerfile wins over all of them (``paas.build.builders``). Otherwise ``BUILDPACK_URL`` (app
-config) or the first line of a ``.buildpacks`` file picks one explicitly: a shipped buildpack's
+config) or the lines of a ``.buildpacks`` file pick them explicitly: each a shipped buildpack's
 name, a directory under ``PAAS_BUILDPACKS_DIR`` (default ``$PAAS_HOME/buildpacks/``), or an
 http(s) git URL (``#ref`` optional).
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from paas.build.buildpack_runner import run_buildpack
+from paas.build.buildpack_runner import run_buildpack, run_buildpacks
 from paas.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -45,6 +45,9 @@ SELECTION_CONFIG_KEY = "BUILDPACK_URL"
 GIT_URL_RE = re.compile(r"^https?://[^\s#]+(#[A-Za-z0-9_][A-Za-z0-9._/-]*)?$")
 BUILTIN_NAME_RE = re.compile(r"^(?:heroku/|paas/)?([a-z][a-z0-9-]*)$")
 GIT_CLONE_TIMEOUT = 120
+# Several buildpacks run one after another (Heroku's multi-buildpack); a handful is plenty, and
+# the bound keeps a .buildpacks file from turning into hundreds of clones and build steps.
+MAX_BUILDPACKS = 8
 
 
 @dataclass(frozen=True)
@@ -96,23 +99,25 @@ def builtin_buildpack(name: str) -> Buildpack:
     return Buildpack.load(BUILDPACKS_DIR / name, name)
 
 
-def read_selection(source_dir: Path, config: dict[str, str]) -> str | None:
-    """The explicitly chosen buildpack: BUILDPACK_URL, else the ``.buildpacks`` file, else None.
+def read_selection(source_dir: Path, config: dict[str, str]) -> list[str]:
+    """The explicitly chosen buildpacks, in order: BUILDPACK_URL (one), else the lines of the
+    ``.buildpacks`` file (one or more; comments and blank lines skipped), else none.
 
-    Raises UserError(invalid_buildpacks_file) when ``.buildpacks`` lists more than one.
+    Raises UserError(invalid_buildpacks_file) when ``.buildpacks`` lists more than
+    MAX_BUILDPACKS.
     """
     value = (config.get(SELECTION_CONFIG_KEY) or "").strip()
     if value:
-        return value
+        return [value]
     path = source_dir / SELECTION_FILE
     if not path.is_file():
-        return None
+        return []
     entries = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
                if line.strip() and not line.strip().startswith("#")]
-    if len(entries) > 1:
-        raise UserError(f"{SELECTION_FILE} lists {len(entries)} buildpacks; paas runs one per "
-                        "app (use a Dockerfile to combine them)", code="invalid_buildpacks_file")
-    return entries[0] if entries else None
+    if len(entries) > MAX_BUILDPACKS:
+        raise UserError(f"{SELECTION_FILE} lists {len(entries)} buildpacks; paas runs at most "
+                        f"{MAX_BUILDPACKS} per app", code="invalid_buildpacks_file")
+    return entries
 
 
 def resolve_selection(selection: str, workdir: Path, local_root: Path | None,
@@ -207,15 +212,20 @@ class SelectedBuildpackBuilder:
     looks_for = f"{SELECTION_CONFIG_KEY} or a {SELECTION_FILE} file"
 
     def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
-        return read_selection(source_dir, config) is not None
+        return bool(read_selection(source_dir, config))
 
     def build(self, job: "BuildJob") -> "BuildResult":
-        selection = read_selection(job.source_dir, job.config)
-        assert selection is not None  # detect() said so
+        """Run the chosen buildpacks in order; the last one's ``bin/release`` decides the
+        default process types (Heroku's multi-buildpack rule)."""
+        selections = read_selection(job.source_dir, job.config)
+        assert selections  # detect() said so
         workdir = job.scratch_dir or job.source_dir.parent
-        buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
-        job.log(f"-----> Using buildpack {buildpack.name} ({redact_url(selection)})")
-        return run_buildpack(job, buildpack, explicit=True)
+        buildpacks = []
+        for selection in selections:
+            buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
+            job.log(f"-----> Using buildpack {buildpack.name} ({redact_url(selection)})")
+            buildpacks.append(buildpack)
+        return run_buildpacks(job, buildpacks, explicit=True)
 
 
 def buildpack_builders() -> list:

@@ -52,7 +52,7 @@ def test_the_timeout_message_names_the_limit_the_buildpack_and_the_step(tmp_path
 
 
 def test_every_build_is_labelled_with_its_app_from_the_first_instruction():
-    dockerfile = render_dockerfile("paas/stack:bookworm", "c", phases=True, run_detect=False,
-                                   buildpack_name="python", app="web")
+    dockerfile = render_dockerfile("paas/stack:bookworm", "c", [builtin_buildpack("python")],
+                                   run_detect=False, app="web")
     assert dockerfile.splitlines()[:2] == ["FROM paas/stack:bookworm",
                                            f'LABEL {BUILD_APP_LABEL}="web"']

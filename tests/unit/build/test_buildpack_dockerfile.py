@@ -7,7 +7,7 @@ import pytest
 from paas.build.build_ca import MOUNT_FLAG
 from paas.build.builders import BuildJob
 from paas.build.buildpack_runner import prepare_context, render_dockerfile
-from paas.build.buildpacks import builtin_buildpack
+from paas.build.buildpacks import Buildpack, builtin_buildpack
 from paas.core.errors import PlatformError
 
 
@@ -17,8 +17,8 @@ def run_lines(dockerfile: str) -> list[str]:
 
 
 def test_a_phased_buildpack_gets_a_dependency_step_then_an_app_step():
-    dockerfile = render_dockerfile("paas/stack:bookworm", "paas-web-7", phases=True,
-                                   run_detect=False, buildpack_name="python")
+    dockerfile = render_dockerfile("paas/stack:bookworm", "paas-web-7",
+                                   [builtin_buildpack("python")], run_detect=False)
     assert dockerfile.startswith("FROM paas/stack:bookworm\nUSER app\n")
     deps, app = run_lines(dockerfile)
     assert "source=manifests,target=/paas/manifests" in deps
@@ -36,8 +36,8 @@ def test_a_phased_buildpack_gets_a_dependency_step_then_an_app_step():
 
 
 def test_a_buildpack_without_phases_runs_once_and_may_detect_first():
-    dockerfile = render_dockerfile("stack", "c1", phases=False, run_detect=True,
-                                   buildpack_name="custom")
+    dockerfile = render_dockerfile("stack", "c1", [Buildpack("custom", Path("/bp"))],
+                                   run_detect=True)
     (only,) = run_lines(dockerfile)
     assert '"PAAS_RUN_DETECT=1"' in only and only.endswith('"all"]')
 
@@ -45,7 +45,7 @@ def test_a_buildpack_without_phases_runs_once_and_may_detect_first():
 @pytest.mark.parametrize("cache_id", ["", "a b", "x,target=/etc", "-x", "a\nRUN evil"])
 def test_it_refuses_a_cache_id_that_could_change_the_dockerfile(cache_id):
     with pytest.raises(PlatformError):
-        render_dockerfile("stack", cache_id, True, False, "python")
+        render_dockerfile("stack", cache_id, [builtin_buildpack("python")], False)
 
 
 def make_job(source: Path, config: dict[str, str]) -> BuildJob:
@@ -63,7 +63,7 @@ def test_the_context_holds_manifests_source_env_and_buildpack(tmp_path):
         (source / name).write_text(name)
     context = tmp_path / "context"
     prepare_context(make_job(source, {"NODE_ENV": "staging", "bad key": "x"}),
-                    builtin_buildpack("nodejs"), context)
+                    [builtin_buildpack("nodejs")], context)
     assert sorted(p.name for p in (context / "manifests").iterdir()) == [
         "package-lock.json", "package.json"]
     assert (context / "src" / "server.js").is_file()
@@ -81,6 +81,6 @@ def test_the_build_user_can_read_a_private_checkout(tmp_path):
     (source / "app.py").write_text("x")
     (source / "app.py").chmod(0o600)
     context = tmp_path / "context"
-    prepare_context(make_job(source, {}), builtin_buildpack("python"), context)
+    prepare_context(make_job(source, {}), [builtin_buildpack("python")], context)
     assert (context / "src").stat().st_mode & 0o005 == 0o005
     assert (context / "src" / "app.py").stat().st_mode & 0o004

@@ -5,29 +5,34 @@ from pathlib import Path
 
 import pytest
 
-from paas.build.buildpacks import read_selection, resolve_selection
+from paas.build.buildpacks import MAX_BUILDPACKS, read_selection, resolve_selection
 from paas.core.errors import UserError
 
 
 def test_buildpack_url_wins_over_the_buildpacks_file(tmp_path):
     (tmp_path / ".buildpacks").write_text("nodejs\n")
-    assert read_selection(tmp_path, {"BUILDPACK_URL": " python "}) == "python"
-    assert read_selection(tmp_path, {}) == "nodejs"
+    assert read_selection(tmp_path, {"BUILDPACK_URL": " python "}) == ["python"]
+    assert read_selection(tmp_path, {}) == ["nodejs"]
 
 
 def test_the_buildpacks_file_tolerates_comments_and_blank_lines(tmp_path):
     (tmp_path / ".buildpacks").write_text("# chosen by hand\n\nhttps://example.com/bp.git\n")
-    assert read_selection(tmp_path, {}) == "https://example.com/bp.git"
+    assert read_selection(tmp_path, {}) == ["https://example.com/bp.git"]
 
 
 def test_no_choice_means_detection(tmp_path):
-    assert read_selection(tmp_path, {}) is None
+    assert read_selection(tmp_path, {}) == []
     (tmp_path / ".buildpacks").write_text("# nothing\n")
-    assert read_selection(tmp_path, {"BUILDPACK_URL": ""}) is None
+    assert read_selection(tmp_path, {"BUILDPACK_URL": ""}) == []
 
 
-def test_it_rejects_more_than_one_buildpack(tmp_path):
-    (tmp_path / ".buildpacks").write_text("python\nnodejs\n")
+def test_the_buildpacks_file_may_list_several_in_order(tmp_path):
+    (tmp_path / ".buildpacks").write_text("nodejs\n# then\npython\n")
+    assert read_selection(tmp_path, {}) == ["nodejs", "python"]
+
+
+def test_it_rejects_more_buildpacks_than_the_limit(tmp_path):
+    (tmp_path / ".buildpacks").write_text("python\n" * (MAX_BUILDPACKS + 1))
     with pytest.raises(UserError) as raised:
         read_selection(tmp_path, {})
     assert raised.value.code == "invalid_buildpacks_file"
