@@ -13,7 +13,7 @@ from typing import Protocol
 from paas.build.build_ca import SECRET_ID, add_build_ca, hide_build_ca
 from paas.build.procfile import parse_procfile
 from paas.core.errors import UserError
-from paas.runtime.docker_engine import BuildFailed, DockerEngine
+from paas.runtime.docker_engine import BuildFailed, BuildTimedOut, DockerEngine
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,10 @@ class DockerfileBuilder:
             )
         except BuildFailed as error:
             raise BuildFailed(hide_build_ca(str(error))) from None
+        except BuildTimedOut as error:
+            raise BuildTimedOut(
+                f"the Dockerfile build ran past the build timeout (PAAS_BUILD_TIMEOUT, "
+                f"{int(job.timeout)} seconds) and was stopped") from error
         return BuildResult(image_id=image_id, default_process_types={"web": None})
 
 

@@ -1,10 +1,10 @@
-"""A buildpack build past its timeout: the message names the limit, the buildpack and the step."""
+"""A build past its timeout: the message names the limit (and the buildpack and step)."""
 
 from pathlib import Path
 
 import pytest
 
-from paas.build.builders import BuildJob
+from paas.build.builders import BuildJob, DockerfileBuilder
 from paas.build.buildpack_runner import BUILD_APP_LABEL, render_dockerfile, run_buildpack
 from paas.build.buildpacks import builtin_buildpack
 from paas.runtime.docker_engine import BuildTimedOut
@@ -56,3 +56,12 @@ def test_every_build_is_labelled_with_its_app_from_the_first_instruction():
                                    run_detect=False, app="web")
     assert dockerfile.splitlines()[:2] == ["FROM paas/stack:bookworm",
                                            f'LABEL {BUILD_APP_LABEL}="web"']
+
+
+def test_a_dockerfile_build_past_the_timeout_names_the_limit_too(tmp_path):
+    job = make_job(tmp_path, TimingOutEngine([]))
+    (job.source_dir / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(BuildTimedOut) as raised:
+        DockerfileBuilder().build(job)
+    assert str(raised.value) == ("the Dockerfile build ran past the build timeout "
+                                 "(PAAS_BUILD_TIMEOUT, 900 seconds) and was stopped")
