@@ -57,6 +57,8 @@ PAAS_ROUTER_PORT = env_int("PAAS_ROUTER_PORT", 8080, 1, 65535)
 PAAS_BUILD_CA_BUNDLE = env_str("PAAS_BUILD_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
 PAAS_BUILD_TIMEOUT = env_int("PAAS_BUILD_TIMEOUT", 15 * 60, 1)
 PAAS_KEEP_RELEASES = env_int("PAAS_KEEP_RELEASES", 5, 1)
+# How long a release command (Procfile ``release:``) may run before the deploy fails.
+PAAS_RELEASE_TIMEOUT = env_int("PAAS_RELEASE_TIMEOUT", 10 * 60, 1)
 PAAS_STACK_IMAGE = env_str("PAAS_STACK_IMAGE", "paas/stack:bookworm")
 # The operator's vetted buildpacks: BUILDPACK_URL / .buildpacks may name a directory under it
 # by absolute path (and nothing else on the host, since a buildpack's files go into the image).

@@ -117,18 +117,19 @@ def run_release_phase(release: Release, log: Log = _ignore) -> None:
     """Run the release's ``release`` command once, if it has one.
 
     Raises ReleasePhaseFailed (a UserError) with the command's exit code when it fails or runs
-    past PAAS_BUILD_TIMEOUT.
+    past PAAS_RELEASE_TIMEOUT.
     """
     command = release.process_types.get(RELEASE_PROCESS)
     if not command:
         return
     log(f"-----> Running release command: {command}")
     result = get_runtime().run_oneoff(desired_state(release), command, kind=RELEASE_PROCESS,
-                                      timeout=settings.PAAS_BUILD_TIMEOUT,
+                                      timeout=settings.PAAS_RELEASE_TIMEOUT,
                                       log=lambda line: log(f"       {line}"))
     if result.timed_out:
         raise ReleasePhaseFailed(
-            f"the release command ran longer than {settings.PAAS_BUILD_TIMEOUT} seconds")
+            f"the release command ran longer than {settings.PAAS_RELEASE_TIMEOUT} seconds "
+            "(PAAS_RELEASE_TIMEOUT)")
     if result.exit_code != 0:
         raise ReleasePhaseFailed(f"the release command failed with exit code {result.exit_code}")
 
@@ -149,7 +150,7 @@ def deploy_release(release: Release, log: Log = _ignore,
     deploy: it is logged, and the next reconcile removes what is left.
     """
     app = release.app
-    lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_BUILD_TIMEOUT + 600
+    lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_RELEASE_TIMEOUT + 600
     with app_lock(app.name, "deploy", timeout=lock_timeout, wait=lock_timeout,
                   on_wait=lambda: log("       waiting for another change to this app")):
         release.refresh_from_db(fields=["status"])

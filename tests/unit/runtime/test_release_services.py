@@ -175,3 +175,25 @@ def test_an_old_container_that_will_not_stop_never_fails_the_serving_release(pla
     assert release.status == "current"
     assert events == ["switched", "stopped stuck"]
     assert any("could not stop" in line and "next reconcile" in line for line in lines)
+
+
+@override_settings(PAAS_RELEASE_TIMEOUT=42)
+def test_the_release_command_gets_paas_release_timeout(platform, app):
+    timeouts = []
+
+    def slow_oneoff(desired, command, kind, timeout, log=None):
+        timeouts.append(timeout)
+        return SimpleNamespace(exit_code=124, output="", timed_out=True)
+
+    platform.runtime.run_oneoff = slow_oneoff
+    platform.engine.add_image("sha256:one")
+    release = releases.create_release(app, "sha256:one", app.config, WITH_RELEASE, "Deploy")
+
+    with pytest.raises(UserError) as raised:
+        releases.deploy_release(release)
+
+    assert timeouts == [42]
+    assert raised.value.code == "release_phase_failed"
+    assert "longer than 42 seconds (PAAS_RELEASE_TIMEOUT)" in str(raised.value)
+    release.refresh_from_db()
+    assert release.status == "failed"
