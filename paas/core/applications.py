@@ -128,8 +128,7 @@ class AppSummary:
 def app_summaries(user) -> list[AppSummary]:
     """The apps ``user`` may see, with status, formation and current release.
 
-    A fixed number of queries however many apps there are: releases and formations come in
-    two prefetch queries instead of App.status's per-app queries (same rules as App.status).
+    A fixed number of queries however many apps there are (see with_status).
     """
     return _summaries(visible_apps(user))
 
@@ -139,27 +138,23 @@ def app_summary(app: App) -> AppSummary:
     return _summaries(App.objects.filter(pk=app.pk))[0]
 
 
-def _summaries(apps) -> list[AppSummary]:
+def with_status(apps):
+    """``apps`` with what App.status and App.current_release read loaded in two queries
+    (releases that are current or deploying, and formations), instead of a few per app."""
     active = Release.objects.filter(
         status__in=[Release.Status.CURRENT, Release.Status.DEPLOYING]).select_related("created_by")
-    apps = apps.select_related("owner").prefetch_related(
+    return apps.select_related("owner").prefetch_related(
         Prefetch("releases", queryset=active, to_attr="active_releases"), "formations")
-    return [_summary(app) for app in apps]
+
+
+def _summaries(apps) -> list[AppSummary]:
+    return [_summary(app) for app in with_status(apps)]
 
 
 def _summary(app: App) -> AppSummary:
-    current = next((r for r in app.active_releases if r.status == Release.Status.CURRENT), None)
-    quantities = {f.process_type: f.quantity for f in app.formations.all()}
-    if any(r.status == Release.Status.DEPLOYING for r in app.active_releases):
-        status = App.Status.DEPLOYING
-    elif app.crashed_at:
-        status = App.Status.CRASHED
-    elif current is not None and any(quantities.values()):
-        status = App.Status.RUNNING
-    else:
-        status = App.Status.STOPPED
-    return AppSummary(app=app, status=str(status), current_release=current,
-                      quantities=quantities,
+    current = app.current_release
+    return AppSummary(app=app, status=str(app.status), current_release=current,
+                      quantities={f.process_type: f.quantity for f in app.formations.all()},
                       last_deploy_at=current.created_at if current else None, url=app_url(app))
 
 

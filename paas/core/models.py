@@ -40,16 +40,36 @@ class App(models.Model):
 
     @property
     def current_release(self) -> "Release | None":
+        # Lists loaded up front (applications.with_status) answer without a query per app:
+        # "active_releases" holds the current and deploying releases, a plain prefetch all.
+        loaded = self.__dict__.get("active_releases")
+        if loaded is None:
+            loaded = getattr(self, "_prefetched_objects_cache", {}).get("releases")
+        if loaded is not None:
+            return next((r for r in loaded if r.status == Release.Status.CURRENT), None)
         return self.releases.filter(status=Release.Status.CURRENT).first()
 
     @property
     def status(self) -> str:
-        """What users see: derived from the releases, the formation and crash reports."""
-        if self.releases.filter(status=Release.Status.DEPLOYING).exists():
+        """What users see: derived from the releases, the formation and crash reports.
+
+        Uses prefetched releases and formations when present (see current_release).
+        """
+        prefetched = getattr(self, "_prefetched_objects_cache", {})
+        loaded = self.__dict__.get("active_releases", prefetched.get("releases"))
+        if loaded is not None:
+            deploying = any(r.status == Release.Status.DEPLOYING for r in loaded)
+        else:
+            deploying = self.releases.filter(status=Release.Status.DEPLOYING).exists()
+        if deploying:
             return self.Status.DEPLOYING
         if self.crashed_at:
             return self.Status.CRASHED
-        running = self.formations.filter(quantity__gt=0).exists()
+        formations = prefetched.get("formations")
+        if formations is not None:
+            running = any(f.quantity > 0 for f in formations)
+        else:
+            running = self.formations.filter(quantity__gt=0).exists()
         if self.current_release and running:
             return self.Status.RUNNING
         return self.Status.STOPPED
