@@ -7,11 +7,13 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# Debian's own Python 3.11, the one a fresh Debian 12 machine has.
+SYSTEM_PYTHON := /usr/bin/python3
 # chromium: the dashboard's browser tests; wrk: the zero-downtime load test.
 APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
 	python3 python3-venv chromium wrk
 
-.PHONY: up down status test lint system-deps venv prepare
+.PHONY: up down status test lint system-deps venv prepare controlplane-image
 
 system-deps:
 	@missing=""; \
@@ -27,7 +29,7 @@ system-deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
@@ -44,6 +46,12 @@ down:
 
 status:
 	$(PY) -m paas.hostctl status
+
+# The control plane as an image, for docker-compose.yml (host mode does not need it).
+controlplane-image: prepare
+	DOCKER_BUILDKIT=1 /usr/bin/docker build --file deploy/controlplane.Dockerfile \
+		--secret id=paas_build_ca,src=$${PAAS_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} \
+		--tag paas/controlplane:latest .
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -34,7 +34,24 @@ def checkout(repo_path: Path, commit_sha: str) -> Iterator[Path]:
                 buffer.write(chunk)
         buffer.seek(0)
         with tarfile.open(fileobj=buffer, mode="r:") as archive:
-            archive.extractall(workdir, filter="data")
+            _extract_safely(archive, workdir)
         yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _extract_safely(archive: tarfile.TarFile, destination: Path) -> None:
+    """Extract a tree's archive, refusing members that would land outside ``destination``.
+
+    Python 3.11.4+ has tarfile's "data" filter for this; Debian 12's Python is 3.11.2.
+    Raises UserError(unsafe_path) for an absolute path, a ``..`` component or a hard link.
+    """
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(destination, filter="data")
+        return
+    for member in archive.getmembers():
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or member.islnk():
+            raise UserError(f"refusing to build a tree with the path {member.name!r}",
+                            code="unsafe_path")
+    archive.extractall(destination)

@@ -150,6 +150,24 @@ def prepare(args) -> None:
     ensure_stack_image()
 
 
+def init(args) -> None:
+    """Database, admin user and router config, without starting anything (docker-compose's
+    one-shot ``migrate`` service runs this)."""
+    _setup_django()
+    from django.conf import settings
+
+    from paas.core.platform import get_router
+
+    for subdir in ("run", "logs", "redis"):
+        (settings.PAAS_HOME / subdir).mkdir(parents=True, exist_ok=True)
+    credentials = ensure_database_and_admin(settings.PAAS_HOME)
+    get_router().write_main_config()
+    if credentials["new"]:
+        print(f"paas: admin user {credentials['username']!r}, password "
+              f"{credentials['password']!r}, API token {credentials['token']} "
+              f"(kept mode 0600 in {settings.PAAS_HOME / 'credentials.json'})")
+
+
 def up(args) -> None:
     _setup_django()
     from django.conf import settings
@@ -259,8 +277,9 @@ def main() -> None:
                              help="also stop dockerd if paas started it")
     commands.add_parser("status", help="show the control plane's processes")
     commands.add_parser("prepare", help="start dockerd if needed and build the stack image")
+    commands.add_parser("init", help="migrate, create the admin user, write the router config")
     args = parser.parse_args()
-    {"up": up, "down": down, "status": status, "prepare": prepare}[args.command](args)
+    {"up": up, "down": down, "status": status, "prepare": prepare, "init": init}[args.command](args)
 
 
 if __name__ == "__main__":
