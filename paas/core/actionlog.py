@@ -190,7 +190,15 @@ def start_action(app: App, user, kind: str, params: dict, description: str) -> A
         client.expire(record_key(action_id), ACTION_TTL_SECONDS)
     except redis.RedisError as error:
         raise PlatformError(f"cannot queue the change: {error}", code="redis_down") from None
-    task_id = _enqueue(action_id)
+    try:
+        task_id = _enqueue(action_id)
+    except Exception as error:  # the broker (Redis) refused: nothing will run it
+        logger.exception("could not queue action %s", action_id)
+        client.hset(record_key(action_id), mapping={
+            "status": Status.FAILED, "error_code": "broker_down", "error_family": "platform",
+            "error_message": "paas could not queue this change (broker_down)",
+            "finished_at": _now()})
+        raise PlatformError(f"cannot queue the change: {error}", code="broker_down") from None
     try:
         client.hset(record_key(action_id), "task_id", task_id)
     except redis.RedisError:

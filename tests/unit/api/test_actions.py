@@ -89,3 +89,16 @@ def test_an_action_is_found_only_under_its_own_app(users, app):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "action_not_found"
     assert api_for(users.owner).call("GET", "/apps/shop/actions/nope").status_code == 404
+
+
+def test_a_broker_that_refuses_the_task_is_a_platform_error(users, app, platform, monkeypatch):
+    def refuse(action_id: str) -> str:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("paas.core.actionlog._enqueue", refuse)
+    response = api_for(users.owner).call("PATCH", "/apps/shop/formation", {"web": 2})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "broker_down"
+    (record,) = platform.redis.hashes.values()
+    assert record[b"status"] == b"failed"  # nobody will wait for it
+    assert app.formations.get(process_type="web").quantity == 1
