@@ -173,10 +173,18 @@ CELERY_TASK_IGNORE_RESULT = True
 # task once it finished so a worker crash re-delivers it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
+# A restarted web container gets a new port; this cheap check re-routes within seconds.
+ROUTE_CHECK_SECONDS = 2.0
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all-apps": {
         "task": "worker.tasks.reconcile_all",
         "schedule": float(PAAS_RECONCILE_INTERVAL),
+    },
+    "reroute-moved-ports": {
+        "task": "worker.tasks.reroute_moved_ports",
+        "schedule": ROUTE_CHECK_SECONDS,
+        # A check that waited in the queue past the next one's time is of no use: drop it.
+        "options": {"expires": ROUTE_CHECK_SECONDS},
     },
 }
 

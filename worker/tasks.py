@@ -15,6 +15,11 @@ def reconcile_all() -> None:
     reconcile.reconcile_all()
 
 
+@shared_task(name="worker.tasks.reroute_moved_ports")
+def reroute_moved_ports() -> None:
+    reconcile.reroute_moved_ports()
+
+
 # A deploy action waits for health checks (seconds to minutes); acks_late and prefetch 1 (see
 # settings) keep a worker from hoarding them. run_action never runs one action twice.
 @shared_task(name="worker.tasks.run_action")

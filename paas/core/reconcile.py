@@ -6,13 +6,20 @@ configuration is rewritten from the database.
 
 Each app is reconciled under its deploy lock, and so is its route: a reconcile that ran beside
 a deploy must never point the router back at containers the deploy is about to stop.
+
+``reroute_moved_ports`` is the cheap check that runs every few seconds between full reconciles:
+Docker gives a web container it restarts after a crash a new loopback port, and the router must
+follow at once rather than at the next reconcile.
 """
 
 import logging
 
+import docker.errors
+import requests.exceptions
 from django.conf import settings
 from django.utils import timezone
 
+from paas.core import processes
 from paas.core.errors import PaasError
 from paas.core.locks import app_lock
 from paas.core.models import App, Release
@@ -25,6 +32,9 @@ logger = logging.getLogger(__name__)
 # Docker restarts a crashed container up to 5 times (see DockerEngine.start); an instance that
 # used 3 of them and is down again is crash-looping, not having a bad moment.
 CRASH_LOOP_RESTARTS = 3
+# How long past its timeout a one-off container may live: the worker running it kills and
+# removes it at the timeout, which takes a moment.
+ONEOFF_GRACE_SECONDS = 60
 
 
 def crash_report(instances: list[RunningInstance], release: int) -> str | None:
@@ -49,20 +59,30 @@ def reconcile_app(app: App) -> None:
     if release is None:
         return
     try:
-        with app_lock(app.name, "deploy", timeout=settings.PAAS_HEALTHCHECK_TIMEOUT + 600,
-                      wait=0.1):
-            report = crash_report(get_engine().instances(app.name), release.number)
-            if report:
-                logger.warning("%s is crash-looping: %s", app.name, report)
-                App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
-                                                     crash_reason=report)
-            get_runtime().converge(desired_state(release)).run()
+        _reconcile_release(app, release)
     except PaasError as error:
-        logger.warning("reconcile of %s: %s", app.name, error)
+        if error.code == "lock_timeout":
+            # A deploy, scale or config change is under way; it converges this app itself.
+            logger.info("reconcile of %s skipped: another change holds its deploy lock",
+                        app.name)
+        else:
+            logger.warning("reconcile of %s: %s", app.name, error)
+
+
+def _reconcile_release(app: App, release: Release) -> None:
+    with app_lock(app.name, "deploy", timeout=settings.PAAS_HEALTHCHECK_TIMEOUT + 600,
+                  wait=0.1):
+        report = crash_report(get_engine().instances(app.name), release.number)
+        if report:
+            logger.warning("%s is crash-looping: %s", app.name, report)
+            App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
+                                                 crash_reason=report)
+        get_runtime().converge(desired_state(release)).run()
 
 
 def reconcile_all() -> None:
-    """Reconcile every app, remove orphan containers, rewrite the router from the database.
+    """Reconcile every app, remove orphan and stale one-off containers, rewrite the router
+    from the database.
 
     Routes are written per app by its converge (from the database's current release and the
     healthy containers); here only routes of apps that no longer exist or have no release are
@@ -74,6 +94,7 @@ def reconcile_all() -> None:
         if instance.app not in known:
             logger.info("removing orphan container %s", instance.container.name)
             engine.stop_and_remove(instance, grace_seconds=settings.PAAS_DRAIN_SECONDS)
+    remove_stale_oneoffs()
     for app in App.objects.all():
         reconcile_app(app)
     # Read after the reconciles: an app whose first release deployed meanwhile keeps its
@@ -85,3 +106,53 @@ def reconcile_all() -> None:
     stale = {path.stem for path in router.apps_dir.glob("*.conf")} - served
     if stale:
         router.apply(dict.fromkeys(stale))
+
+
+def remove_stale_oneoffs() -> list[str]:
+    """Remove one-off containers (release phase, ``run``) whose worker died mid-run; return
+    their names.
+
+    Each carries its timeout; older than that plus ONEOFF_GRACE_SECONDS, nobody waits for it
+    (the worker that ran it kills and removes it itself at the timeout). One without the label
+    (made before paas labelled them) gets the longest timeout paas gives a one-off.
+    """
+    default_timeout = max(settings.PAAS_RELEASE_TIMEOUT, processes.DEFAULT_TIMEOUT)
+    try:
+        removed = get_engine().remove_stale_oneoffs(default_timeout,
+                                                    grace_seconds=ONEOFF_GRACE_SECONDS)
+    except (PaasError, docker.errors.APIError, requests.exceptions.RequestException) as error:
+        logger.warning("stale one-off containers not checked: %s", error)
+        return []
+    for name in removed:
+        logger.info("removed stale one-off container %s", name)
+    return removed
+
+
+def reroute_moved_ports() -> list[str]:
+    """Reconcile the apps whose router lacks the port of a running web container of the
+    current release; return their names.
+
+    When Docker restarts a crashed web container it gets a new loopback port, so the router
+    would keep sending its share of requests to a dead port until the next full reconcile.
+    This check is cheap enough to run every few seconds (one container listing without
+    inspects, the route files, one query) and reconciles only the apps that need it, under
+    their deploy lock. A container Docker is still restarting is left to Docker (and to the
+    crash-loop report): only a running container with an unrouted port counts.
+    """
+    try:
+        running = get_engine().web_ports()
+    except (PaasError, docker.errors.APIError, requests.exceptions.RequestException) as error:
+        logger.warning("routes not checked against Docker: %s", error)
+        return []
+    router = get_router()
+    moved = []
+    for release in Release.objects.filter(status=Release.Status.CURRENT).select_related("app"):
+        ports = running.get((release.app.name, release.number))
+        routed = router.routed_ports(release.app.name)
+        if not ports or routed is None or set(ports) <= set(routed):
+            continue
+        logger.info("%s: web listens on %s, the router sends to %s; re-routing",
+                    release.app.name, ports, list(routed))
+        moved.append(release.app.name)
+        reconcile_app(release.app)
+    return moved

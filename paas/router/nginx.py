@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import http.client
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -100,6 +101,9 @@ PROXY_BODY = """\
         proxy_read_timeout 60s;
     }}
 """
+
+# One upstream server line of an app's configuration, as _render_app writes it.
+UPSTREAM_SERVER = re.compile(r"^\s*server 127\.0\.0\.1:(\d+);$", re.MULTILINE)
 
 NO_PROCESSES_BODY = """\
     default_type text/plain;
@@ -213,6 +217,15 @@ class Router:
             time.sleep(0.1)
         logger.warning("router did not pick up the new route of %s in %ss", route.app, timeout)
         return False
+
+    def routed_ports(self, app: str) -> tuple[int, ...] | None:
+        """The loopback ports the live configuration sends ``app``'s requests to, or None if
+        the app has no configuration."""
+        try:
+            text = (self.apps_dir / f"{app}.conf").read_text()
+        except FileNotFoundError:
+            return None
+        return tuple(sorted(int(port) for port in UPSTREAM_SERVER.findall(text)))
 
     def remove_route(self, app: str) -> None:
         self.apply({app: None})

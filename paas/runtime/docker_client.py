@@ -23,6 +23,8 @@ LABEL_SPEC = "paas.spec"
 # One-off containers (release phase, ``run``) carry this instead of the instance labels, so
 # reconcile neither counts them as instances nor removes them as orphans while they run.
 LABEL_ONEOFF = "paas.oneoff"
+# A one-off's timeout in seconds: one older than that (plus a grace) has no one waiting for it.
+LABEL_ONEOFF_TIMEOUT = "paas.oneoff.timeout"
 
 APP_NETWORK = "paas"
 CONTAINER_PORT = 5000

@@ -186,6 +186,32 @@ class DockerContainers(DockerConnection):
         return RunningInstance(container, spec.app, spec.release, spec.process_type,
                                spec.instance)
 
+    def web_ports(self) -> dict[tuple[str, int], list[int]]:
+        """Loopback ports of this installation's running web containers, by (app, release).
+
+        One listing, without inspecting each container, so that routes can be checked
+        against Docker every few seconds.
+        """
+        containers = self.client.containers.list(
+            sparse=True, filters={"label": [f"{LABEL_HOME}={self.home}", f"{LABEL_PROCESS}=web"],
+                                  "status": "running"})
+        found: dict[tuple[str, int], set[int]] = {}
+        for container in containers:
+            labels = container.attrs.get("Labels") or {}
+            if LABEL_ONEOFF in labels:
+                continue
+            try:
+                key = (labels[LABEL_APP], int(labels[LABEL_RELEASE]))
+            except (KeyError, ValueError):
+                continue
+            ports = found.setdefault(key, set())
+            for binding in container.attrs.get("Ports") or []:
+                if (binding.get("PrivatePort") == CONTAINER_PORT and binding.get("PublicPort")
+                        and binding.get("Type", "tcp") == "tcp"
+                        and binding.get("IP") in ("127.0.0.1", "", None)):
+                    ports.add(int(binding["PublicPort"]))
+        return {key: sorted(ports) for key, ports in found.items()}
+
     def _remove_by_name(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.containers.get(name).remove(force=True)

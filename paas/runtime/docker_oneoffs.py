@@ -5,8 +5,10 @@ Part of the one Docker wrapper (``paas.runtime.docker_engine.DockerEngine``).
 
 import contextlib
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ from paas.runtime.docker_client import (
     LABEL_APP,
     LABEL_HOME,
     LABEL_ONEOFF,
+    LABEL_ONEOFF_TIMEOUT,
     LABEL_RELEASE,
     DockerConnection,
 )
@@ -60,7 +63,8 @@ class DockerOneOffs(DockerConnection):
         """
         self.ensure_network()
         labels = {LABEL_HOME: self.home, LABEL_APP: spec.app, LABEL_ONEOFF: spec.kind,
-                  LABEL_RELEASE: str(spec.release)}
+                  LABEL_RELEASE: str(spec.release),
+                  LABEL_ONEOFF_TIMEOUT: str(math.ceil(timeout))}
         name = f"paas.{spec.app}.{spec.kind}.{os.urandom(4).hex()}.v{spec.release}"
         kwargs: dict = {}
         if spec.mem_limit:
@@ -101,6 +105,42 @@ class DockerOneOffs(DockerConnection):
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+
+    def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float = 60,
+                             now: float | None = None) -> list[str]:
+        """Remove this installation's one-off containers older than their timeout; return
+        their names.
+
+        ``run_once`` always removes its container, unless the process running it died (a
+        worker killed mid-run): such a container would otherwise run or sit forever. One
+        older than its timeout (its label; ``default_timeout`` if it has none) plus
+        ``grace_seconds`` (``run_once``'s own kill and clean-up) has no one waiting for it.
+        """
+        now = time.time() if now is None else now
+        # Sparse: one listing, no inspect per container; labels and the creation time (Unix
+        # seconds) are in the listing itself.
+        containers = self.client.containers.list(
+            all=True, sparse=True,
+            filters={"label": [f"{LABEL_HOME}={self.home}", LABEL_ONEOFF]})
+        removed = []
+        for container in containers:
+            labels = container.attrs.get("Labels") or {}
+            try:
+                timeout = float(labels.get(LABEL_ONEOFF_TIMEOUT, default_timeout))
+            except ValueError:
+                timeout = default_timeout
+            if now - float(container.attrs.get("Created") or now) <= timeout + grace_seconds:
+                continue
+            name = (container.attrs.get("Names") or [container.id])[0].lstrip("/")
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as error:
+                logger.warning("stale one-off %s not removed: %s", name, error)
+                continue
+            removed.append(name)
+        return removed
 
     @staticmethod
     def _collect_output(container: Container, output: list[str],
