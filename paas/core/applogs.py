@@ -4,20 +4,28 @@ Docker keeps a container's log only as long as the container; the runtime append
 ``PAAS_HOME/logs/apps/<app>/v<release>/<type>.<n>.log`` (with Docker's timestamps) before it
 removes the container. Reading merges those files with the live containers' logs by time.
 Lines come out as ``web.1 | <text>``.
+
+Their size is bounded: each file keeps its newest lines up to the runtime's APP_LOG_MAX_BYTES,
+and the logs of releases beyond PAAS_KEEP_RELEASES are deleted (``prune_release_logs``) after
+each deploy, like their images.
 """
 
 import heapq
+import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from paas.core.errors import UserError
-from paas.core.models import App
+from paas.core.models import App, Release
 from paas.core.platform import get_engine, get_runtime
 from paas.runtime.docker_containers import RunningInstance
 from paas.runtime.docker_engine import DockerEngine
+
+logger = logging.getLogger(__name__)
 
 MAX_TAIL = 10_000
 # How often following looks for containers that started since (a deploy, a scale, a restart).
@@ -113,3 +121,30 @@ def _follow(engine: DockerEngine, app: str, release: int | None,
                     break
     finally:
         stop.set()
+
+
+def prune_release_logs(app: App, keep: int) -> list[int]:
+    """Delete the saved logs of ``app``'s releases beyond the newest ``keep``; return the
+    release numbers whose logs went.
+
+    As with images (``paas.core.releases.prune_images``): the current release's logs and
+    those of a release that still has containers are kept whatever their age.
+    """
+    app_dir = get_runtime().app_logs_dir / app.name
+    if not app_dir.is_dir():
+        return []
+    kept = set(app.releases.exclude(status=Release.Status.CURRENT)
+               .order_by("-number").values_list("number", flat=True)[:keep])
+    kept |= set(app.releases.filter(status=Release.Status.CURRENT)
+                .values_list("number", flat=True))
+    kept |= {instance.release for instance in get_engine().instances(app.name)}
+    removed = []
+    for release_dir in app_dir.glob("v*"):
+        number = release_dir.name[1:]
+        if not number.isdigit() or int(number) in kept:
+            continue
+        shutil.rmtree(release_dir, ignore_errors=True)
+        removed.append(int(number))
+    if removed:
+        logger.info("%s: removed the saved logs of releases %s", app.name, sorted(removed))
+    return sorted(removed)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
+from paas.core.applogs import prune_release_logs
 from paas.core.errors import NotFound, PaasError, UserError
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Formation, Release, Volume
@@ -182,6 +183,7 @@ def deploy_release(release: Release, log: Log = _ignore,
             App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
         _serving_then_retire(release, retirement, log, on_serving)
     prune_images(app)
+    prune_release_logs(app, settings.PAAS_KEEP_RELEASES)
 
 
 def _serving_then_retire(release: Release, retirement: Retirement, log: Log,

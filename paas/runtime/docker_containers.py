@@ -8,11 +8,13 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
+import docker.types
 import requests.exceptions
 from docker.models.containers import Container
 
@@ -31,6 +33,9 @@ from paas.runtime.docker_client import (
 )
 
 logger = logging.getLogger(__name__)
+
+CONTAINER_LOG_CONFIG = docker.types.LogConfig(
+    type=docker.types.LogConfig.types.JSON, config={"max-size": "10m", "max-file": "3"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,21 @@ class RunningInstance:
         return None
 
 
+def keep_newest_lines(path: Path, max_bytes: int) -> None:
+    """Cut ``path`` to at most ``max_bytes``, keeping its newest whole lines."""
+    if path.stat().st_size <= max_bytes:
+        return
+    with path.open("rb") as log_file:
+        log_file.seek(-max_bytes, os.SEEK_END)
+        tail = log_file.read()
+    # Start at a line boundary: a timestamp-less half line would sort first when read.
+    newline = tail.find(b"\n")
+    tail = tail[newline + 1:] if newline >= 0 else b""
+    partial = path.with_suffix(".log.tmp")
+    partial.write_bytes(tail)
+    partial.replace(path)
+
+
 class DockerContainers(DockerConnection):
     """App containers and volumes of this installation."""
 
@@ -173,6 +193,9 @@ class DockerContainers(DockerConnection):
                 detach=True,
                 network=APP_NETWORK,
                 restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_retries},
+                # Docker's own copy of the output, read by logs and saved on removal: capped
+                # so a chatty process cannot fill the disk before paas ever sees its log.
+                log_config=CONTAINER_LOG_CONFIG,
                 volumes=spec.volumes or None,
                 **kwargs,
             )
@@ -217,11 +240,13 @@ class DockerContainers(DockerConnection):
             self.client.containers.get(name).remove(force=True)
 
     def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
-                        keep_logs_in: Path | None = None) -> None:
+                        keep_logs_in: Path | None = None,
+                        max_log_bytes: int | None = None) -> None:
         """SIGTERM, wait up to ``grace_seconds``, then SIGKILL and remove.
 
         With ``keep_logs_in``, the container's whole log (with timestamps) is appended to
-        ``<keep_logs_in>/<type>.<n>.log`` first, so logs outlive the container.
+        ``<keep_logs_in>/<type>.<n>.log`` first, so logs outlive the container; with
+        ``max_log_bytes`` that file keeps only its newest lines up to that size.
         """
         try:
             instance.container.stop(timeout=grace_seconds)
@@ -230,12 +255,14 @@ class DockerContainers(DockerConnection):
         except docker.errors.APIError as error:
             logger.warning("stopping %s: %s", instance.container.name, error)
         if keep_logs_in is not None:
-            self.save_logs(instance, keep_logs_in)
+            self.save_logs(instance, keep_logs_in, max_log_bytes)
         with contextlib.suppress(docker.errors.NotFound):
             instance.container.remove(force=True)
 
-    def save_logs(self, instance: RunningInstance, directory: Path) -> None:
-        """Append the container's timestamped log to ``directory/<type>.<n>.log``."""
+    def save_logs(self, instance: RunningInstance, directory: Path,
+                  max_bytes: int | None = None) -> None:
+        """Append the container's timestamped log to ``directory/<type>.<n>.log``; with
+        ``max_bytes``, drop the file's oldest lines beyond that size."""
         try:
             data = instance.container.logs(timestamps=True)
         except docker.errors.APIError as error:
@@ -244,8 +271,11 @@ class DockerContainers(DockerConnection):
         if not data:
             return
         directory.mkdir(parents=True, exist_ok=True)
-        with (directory / f"{instance.label}.log").open("ab") as log_file:
+        path = directory / f"{instance.label}.log"
+        with path.open("ab") as log_file:
             log_file.write(data if data.endswith(b"\n") else data + b"\n")
+        if max_bytes is not None:
+            keep_newest_lines(path, max_bytes)
 
     def refresh(self, instance: RunningInstance) -> RunningInstance | None:
         """``instance`` with fresh state from Docker, or None if the container is gone."""

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 # Give nginx's old worker processes a moment to hand over to the new ones after a reload
 # before the containers they were proxying to start shutting down.
 ROUTER_SETTLE_SECONDS = 1.0
+# The saved log of one instance of one release keeps its newest lines up to this size.
+APP_LOG_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ class Runtime:
 
     def _remove(self, instance: RunningInstance, grace_seconds: int) -> None:
         self.engine.stop_and_remove(instance, grace_seconds=grace_seconds,
-                                    keep_logs_in=self.logs_dir(instance.app, instance.release))
+                                    keep_logs_in=self.logs_dir(instance.app, instance.release),
+                                    max_log_bytes=APP_LOG_MAX_BYTES)
 
     def converge(self, desired: DesiredApp, log: Callable[[str], None] = _ignore) -> Retirement:
         """Start what ``desired`` lacks, health-check it and point the router at it.

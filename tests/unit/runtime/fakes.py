@@ -90,7 +90,8 @@ class FakeEngine:
                                spec.instance)
 
     def stop_and_remove(self, instance: RunningInstance, grace_seconds: int,
-                        keep_logs_in: Path | None = None) -> None:
+                        keep_logs_in: Path | None = None,
+                        max_log_bytes: int | None = None) -> None:
         if instance.container.name in self.fail_stop:
             from paas.core.errors import PlatformError
             raise PlatformError("Docker is not reachable", code="docker_down")
