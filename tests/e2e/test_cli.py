@@ -44,7 +44,10 @@ def test_apps_lists_the_pushed_app(cli_home, deployed):
 def test_config_set_changes_the_answer_and_unset_restores_it(stack, cli_home, deployed):
     result = paas(cli_home, "config:set", "GREETING=Bonjour", "-a", deployed)
     assert result.returncode == 0, result.stderr
-    assert f"Setting GREETING and restarting {deployed}... done, v2" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Setting GREETING and restarting {deployed}..."
+    assert "-----> v2 is live" in lines  # the worker's progress, as it happened
+    assert lines[-1] == "done, v2"
     assert stack.get(deployed).body == "Bonjour from dockerfile-hello\n"
     assert "GREETING: Bonjour" in paas(cli_home, "config", "-a", deployed).stdout
 
@@ -65,6 +68,35 @@ def test_rollback_restores_the_old_answer(stack, cli_home, deployed):
     assert stack.get(deployed).body == "Hello from dockerfile-hello\n"
     releases = paas(cli_home, "releases", "-a", deployed).stdout.splitlines()
     assert releases[1].split()[:2] == ["v3", "current"]
+
+
+def test_ps_resize_and_storage_reach_the_containers(stack, cli_home, deployed):
+    resized = paas(cli_home, "ps:resize", "web", "--memory", "128m", "-a", deployed)
+    assert resized.returncode == 0, resized.stderr
+    assert resized.stderr.splitlines()[-1] == "done, web: memory 128m, cpus unlimited"
+    assert "Limits: web: memory 128m" in paas(cli_home, "ps", "-a", deployed).stdout
+    added = paas(cli_home, "storage:add", "files:/srv/files", "-a", deployed)
+    assert added.returncode == 0, added.stderr
+    names = subprocess.run(["docker", "ps", "-q", "--filter", f"label=paas.app={deployed}"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    inspected = subprocess.run(
+        ["docker", "inspect", "--format",
+         "{{.HostConfig.Memory}} {{range .Mounts}}{{.Destination}}{{end}}", *names],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert set(inspected) == {f"{128 * 1024 * 1024} /srv/files"}
+    assert "files" in paas(cli_home, "storage", "-a", deployed).stdout
+    removed = paas(cli_home, "storage:remove", "files", "--delete-data", "--confirm", deployed,
+                   "-a", deployed)
+    assert removed.returncode == 0, removed.stderr
+    assert stack.get(deployed).status == 200
+
+
+def test_builds_cache_purge_asks_then_purges(cli_home, deployed):
+    refused = paas(cli_home, "builds:cache:purge", "-a", deployed, stdin="nope\n")
+    assert refused.returncode == 1 and "nothing purged" in refused.stderr
+    purged = paas(cli_home, "builds:cache:purge", "-a", deployed, stdin=f"{deployed}\n")
+    assert purged.returncode == 0, purged.stderr
+    assert "cache record" in purged.stderr.splitlines()[-1]
 
 
 def test_builds_and_build_output(cli_home, deployed):

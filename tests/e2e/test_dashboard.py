@@ -109,7 +109,10 @@ def test_config_set_in_the_browser_reaches_the_running_app(admin_page, stack, he
     page.fill("#config-form input[name=key]", "GREETING")
     page.fill("#config-form input[name=value]", "Howdy")
     page.click("#config-form button[type=submit]")
+    # The deploy runs in a worker; the page follows its progress, then shows the outcome.
     page.wait_for_selector("text=Set GREETING and restarted", timeout=120_000)
+    assert page.locator("#action").get_attribute("data-status") == "succeeded"
+    assert "-----> v2 is live" in page.locator("#action pre.log").text_content()  # folded
     assert stack.wait_for_answer(app, "Howdy from dockerfile-hello").body == \
         "Howdy from dockerfile-hello\n"
     row = page.locator("tr[data-key='GREETING']")
@@ -143,6 +146,45 @@ def test_rollback_in_the_browser_restores_the_old_answer(admin_page, stack, hell
     assert page.locator("tr[data-version='v3'] .badge").inner_text() == "current"
     assert "Rollback to v1" in page.locator("tr[data-version='v3']").inner_text()
     assert len(web_containers(app)) == 2  # the formation outlives releases
+
+
+def container_limits(app: str) -> set[tuple[str, str]]:
+    """(memory bytes, nano CPUs) of the app's running web containers, per docker inspect."""
+    names = web_containers(app)
+    result = subprocess.run(["docker", "inspect", "--format",
+                             "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", *names],
+                            capture_output=True, text=True, check=True)
+    return {tuple(line.split()) for line in result.stdout.splitlines()}
+
+
+def test_limits_set_in_the_browser_reach_the_containers(admin_page, stack, hello):
+    app, _ = hello
+    page = admin_page
+    page.goto(f"http://127.0.0.1:{stack.control_port}/apps/{app}/")
+    page.click("#limits summary")
+    form = page.locator("form.limit-form[data-process='web']")
+    form.locator("input[name=memory]").fill("256m")
+    form.locator("input[name=cpus]").fill("0.5")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(f"text=Resized web of {app}", timeout=120_000)
+    assert page.locator("#limits-summary").inner_text() == "web: 256m, 0.5 CPU"
+    assert container_limits(app) == {(str(256 * 1024 * 1024), "500000000")}
+    assert len(web_containers(app)) == 2
+
+
+def test_a_volume_added_in_the_browser_is_mounted(admin_page, stack, hello):
+    app, _ = hello
+    page = admin_page
+    page.goto(f"http://127.0.0.1:{stack.control_port}/apps/{app}/")
+    page.fill("#volume-form input[name=name]", "uploads")
+    page.fill("#volume-form input[name=mount_path]", "/srv/uploads")
+    page.click("#volume-form button[type=submit]")
+    page.wait_for_selector("text=Mounted uploads at /srv/uploads", timeout=120_000)
+    assert page.locator("li[data-volume='uploads']").is_visible()
+    mounts = subprocess.run(["docker", "inspect", "--format",
+                             "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
+                             *web_containers(app)], capture_output=True, text=True, check=True)
+    assert mounts.stdout.split() == [f"paas-{app}-uploads:/srv/uploads"] * 2
 
 
 def newest_build(stack, app: str) -> dict | None:
@@ -179,9 +221,30 @@ def test_the_build_log_streams_live_in_the_browser(admin_page, stack, hello):
                                                    timeout=300_000)
         playwright_api.expect(page.locator("#build-status")).to_have_text("succeeded")
         page.screenshot(path=str(SHOTS / "build-log.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(SHOTS / "build-log-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
     finally:
         _, stderr = push.communicate(timeout=600)
     assert push.returncode == 0, stderr
+
+
+@pytest.mark.parametrize("width,height,suffix", [(1280, 900, "desktop"), (390, 844, "phone")])
+def test_screenshots_of_the_apps_list_and_app_page(admin_page, stack, hello, width, height,
+                                                   suffix):
+    """Pictures to look at (PAAS_SCREENSHOTS), and a check that nothing overflows sideways."""
+    app, _ = hello
+    page = admin_page
+    page.set_viewport_size({"width": width, "height": height})
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for name, path in (("apps-list", "/"), ("app-page", f"/apps/{app}/")):
+            page.goto(f"http://127.0.0.1:{stack.control_port}{path}")
+            page.screenshot(path=str(SHOTS / f"{name}-{suffix}.png"), full_page=True)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_an_outsider_sees_nothing_of_the_app(browser, stack, hello):
