@@ -181,6 +181,8 @@ def test_a_volume_added_in_the_browser_is_mounted(admin_page, stack, hello):
     page.click("#volume-form button[type=submit]")
     page.wait_for_selector("text=Mounted uploads at /srv/uploads", timeout=120_000)
     assert page.locator("li[data-volume='uploads']").is_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "action-outcome.png"))
     mounts = subprocess.run(["docker", "inspect", "--format",
                              "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
                              *web_containers(app)], capture_output=True, text=True, check=True)

@@ -89,7 +89,7 @@ def test_the_app_page_shows_git_remote_masked_config_and_instances(users, app, p
     assert "http://testserver/git/shop.git" in html
     assert '<span class="revealed" hidden>hunter2</span>' in html
     assert 'data-process="web"' in html
-    assert "Roll back to v1" in html
+    assert 'title="Roll back to v1"' in html
 
 
 def test_setting_config_in_the_dashboard_makes_a_release(users, app, platform):
