@@ -39,6 +39,7 @@ prepare: system-deps venv
 	$(PY) -m paas.hostctl prepare
 
 up: prepare
+	ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
 	$(PY) -m paas.hostctl up
 
 down:
