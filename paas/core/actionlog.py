@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from paas.core import formation, releases, volumes
-from paas.core.buildlog import LogEvent
+from paas.core.buildlog import LogEvent, follow_stream
 from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App, Release
 from paas.core.redis_client import get_redis
@@ -300,21 +300,7 @@ def follow(action_id: str, block_ms: int = 1000) -> Iterator[LogEvent | None]:
 
     Yields None whenever ``block_ms`` passes without news (for keep-alives and timeouts).
     """
-    client = get_redis()
-    key = stream_key(action_id)
-    last_id = "0"
-    while True:
-        response = client.xread({key: last_id}, block=block_ms, count=500)
-        if not response:
-            yield None
-            continue
-        for entry_id, fields in response[0][1]:
-            last_id = entry_id
-            fields = {k.decode(): v.decode() for k, v in fields.items()}
-            event = LogEvent(fields["kind"], fields.get("text", ""), fields.get("status", ""))
-            yield event
-            if event.kind == "end":
-                return
+    return follow_stream(get_redis(), stream_key(action_id), block_ms)
 
 
 def follow_limit_seconds() -> float:

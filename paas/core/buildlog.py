@@ -74,7 +74,13 @@ def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator
     Yields None whenever ``block_ms`` passes without news, so callers can check timeouts or
     keep a connection alive.
     """
-    key = stream_key(build_id)
+    return follow_stream(client, stream_key(build_id), block_ms)
+
+
+def follow_stream(client: redis.Redis, key: str, block_ms: int = 1000
+                  ) -> Iterator[LogEvent | None]:
+    """Yield the events of the log stream ``key`` (builds and deploy actions write the same
+    shape) until its ``end`` event; None whenever ``block_ms`` passes without news."""
     last_id = "0"
     while True:
         response = client.xread({key: last_id}, block=block_ms, count=500)
@@ -88,4 +94,3 @@ def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator
             yield event
             if event.kind == "end":
                 return
-
