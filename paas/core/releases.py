@@ -233,23 +233,14 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
         config.pop(key, None)
     if config == previous:
         return None
-    App.objects.filter(pk=app.pk).update(config=config)
-    app.config = config
     current = app.current_release
     if current is None:
+        _store_config(app, config)  # the first build's release will snapshot it
         return None
     parts = [f"Set {', '.join(sorted(changes))}"] if changes else []
     if unset:
         parts.append(f"Unset {', '.join(sorted(unset))}")
-    release = create_release(app, current.image_id, config, current.process_types,
-                             "; ".join(parts), user=user, app_json=current.app_json)
-    try:
-        deploy_release(release, log)
-    except PaasError:
-        App.objects.filter(pk=app.pk).update(config=previous)
-        app.config = previous
-        raise
-    return release
+    return _release_config(app, config, current.image_id, current, "; ".join(parts), user, log)
 
 
 def rollback(app: App, version: int, user=None, log: Log = _ignore) -> Release:
@@ -270,16 +261,26 @@ def rollback(app: App, version: int, user=None, log: Log = _ignore) -> Release:
             f"(only the last {settings.PAAS_KEEP_RELEASES} releases keep their images)",
             code="image_missing",
         )
+    return _release_config(app, dict(target.config_snapshot), image_id, target,
+                           f"Rollback to v{version}", user, log)
+
+
+def _store_config(app: App, config: dict[str, str]) -> None:
+    App.objects.filter(pk=app.pk).update(config=config)
+    app.config = config
+
+
+def _release_config(app: App, config: dict[str, str], image_id: str, source: Release,
+                    description: str, user, log: Log) -> Release:
+    """Make ``config`` the app's config in a new release of ``image_id`` with ``source``'s
+    process types, and deploy it; if the deploy fails, the app's config is put back."""
     previous = dict(app.config)
-    App.objects.filter(pk=app.pk).update(config=target.config_snapshot)
-    app.config = dict(target.config_snapshot)
-    release = create_release(app, image_id, target.config_snapshot,
-                             target.process_types, f"Rollback to v{version}", user=user,
-                             app_json=target.app_json)
+    _store_config(app, config)
+    release = create_release(app, image_id, config, source.process_types, description,
+                             user=user, app_json=source.app_json)
     try:
         deploy_release(release, log)
     except PaasError:
-        App.objects.filter(pk=app.pk).update(config=previous)
-        app.config = previous
+        _store_config(app, previous)
         raise
     return release
