@@ -310,9 +310,7 @@ def build_cache_purge(request: HttpRequest, name: str) -> HttpResponse:
 def domain_add(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
     hostname = request.POST.get("hostname", "").strip()
-    if _run_action(request, lambda: applications.add_domain(app, hostname),
-                   f"Added {hostname}."):
-        _reconverge(app)
+    _run_action(request, lambda: applications.add_domain(app, hostname), f"Added {hostname}.")
     return _app_page(app, "domains")
 
 
@@ -321,16 +319,9 @@ def domain_add(request: HttpRequest, name: str) -> HttpResponse:
 def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
     app = _app_or_404(name, request.user)
     hostname = request.POST.get("hostname", "")
-    if _run_action(request, lambda: applications.remove_domain(app, hostname),
-                   f"Removed {hostname}."):
-        _reconverge(app)
+    _run_action(request, lambda: applications.remove_domain(app, hostname),
+                f"Removed {hostname}.")
     return _app_page(app, "domains")
-
-
-def _reconverge(app: App) -> None:
-    from paas.core.reconcile import reconcile_app
-
-    reconcile_app(app)
 
 
 @login_required

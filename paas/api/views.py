@@ -344,23 +344,13 @@ def add_domain(request: HttpRequest, user, name: str) -> dict[str, Any]:
     hostname = read_json(request).get("hostname")
     if not isinstance(hostname, str):
         raise UserError("give the 'hostname' to add", code="invalid_request")
-    domain = applications.add_domain(app, hostname)
-    _reconverge(app)
-    return serializers.domain(domain)
+    return serializers.domain(applications.add_domain(app, hostname))
 
 
 def remove_domain(request: HttpRequest, user, name: str, hostname: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
     applications.remove_domain(app, hostname)
-    _reconverge(app)
     return {"removed": hostname}
-
-
-def _reconverge(app: App) -> None:
-    """Re-route the app after a domain change (a no-op before its first release)."""
-    from paas.core.reconcile import reconcile_app
-
-    reconcile_app(app)
 
 
 def list_collaborators(request: HttpRequest, user, name: str) -> list[str]:

@@ -13,6 +13,7 @@ from paas.core.errors import NotFound, UserError
 from paas.core.models import App, Domain, Formation, Release
 from paas.core.names import validate_app_name, validate_hostname
 from paas.core.platform import get_engine, get_runtime, repo_path
+from paas.core.reconcile import reconcile_app
 
 
 def create_app(name: str, owner) -> App:
@@ -65,9 +66,16 @@ def add_domain(app: App, hostname: str) -> Domain:
     """Route ``hostname`` to ``app``. Raises UserError on an invalid or taken hostname."""
     hostname = validate_hostname(hostname.lower())
     try:
-        return Domain.objects.create(app=app, hostname=hostname)
+        domain = Domain.objects.create(app=app, hostname=hostname)
     except IntegrityError:
         raise UserError(f"domain {hostname} is already in use", code="domain_taken") from None
+    _reroute(app)
+    return domain
+
+
+def _reroute(app: App) -> None:
+    """Give the router the app's new set of hostnames (a no-op before its first release)."""
+    reconcile_app(app)
 
 
 def destroy_app(app: App) -> None:
@@ -86,6 +94,7 @@ def remove_domain(app: App, hostname: str) -> None:
     deleted, _ = Domain.objects.filter(app=app, hostname=hostname.lower()).delete()
     if not deleted:
         raise NotFound(f"{app.name} has no domain {hostname}", code="domain_not_found")
+    _reroute(app)
 
 
 def can_administer(app: App, user) -> bool:
