@@ -70,6 +70,7 @@ PAAS_NGINX_BINARY = env_str("PAAS_NGINX_BINARY", "/usr/sbin/nginx")
 PAAS_DOCKER_URL = os.environ.get("PAAS_DOCKER_URL") or None  # None: the SDK's default socket
 PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "0.0.0.0")
 PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
+PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
 
 for _subdir in ("repos", "logs", "nginx", "run"):
@@ -175,6 +176,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 # A restarted web container gets a new port; this cheap check re-routes within seconds.
 ROUTE_CHECK_SECONDS = 2.0
+# Builds get their own queue and worker processes (PAAS_BUILD_CONCURRENCY), so a few long builds
+# never hold up a config change, a scale or the reconcile behind them.
+BUILD_QUEUE = "builds"
+CELERY_TASK_ROUTES = {"worker.tasks.run_build": {"queue": BUILD_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all-apps": {
         "task": "worker.tasks.reconcile_all",

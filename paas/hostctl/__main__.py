@@ -44,6 +44,7 @@ def _stack():
         control_port=settings.PAAS_CONTROL_PORT, router_port=settings.PAAS_ROUTER_PORT,
         bind_address=settings.PAAS_BIND_ADDRESS, redis_url=settings.REDIS_URL,
         worker_concurrency=settings.PAAS_WORKER_CONCURRENCY,
+        build_concurrency=settings.PAAS_BUILD_CONCURRENCY,
         nginx_binary=settings.PAAS_NGINX_BINARY, env=env,
     )
 

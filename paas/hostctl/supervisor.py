@@ -19,6 +19,7 @@ class StackSettings:
     bind_address: str
     redis_url: str
     worker_concurrency: int
+    build_concurrency: int
     nginx_binary: str
     env: dict[str, str]
 
@@ -76,8 +77,12 @@ def render(stack: StackSettings) -> str:
         "--graceful-timeout 30 --access-logfile -"
     )
     programs["worker"] = (
-        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO "
+        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO --queues celery "
         f"--concurrency {stack.worker_concurrency} -O fair --hostname worker@%(host_node_name)s"
+    )
+    programs["builder"] = (
+        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO --queues builds "
+        f"--concurrency {stack.build_concurrency} -O fair --hostname builder@%(host_node_name)s"
     )
     programs["beat"] = (
         f"{bin_dir / 'celery'} -A paas beat --loglevel INFO "

@@ -21,7 +21,7 @@ def test_status_lists_every_control_plane_process(stack):
     assert result.returncode == 0
     states = dict(line.split()[:2] for line in result.stdout.splitlines() if line.strip())
     assert states == {program: "RUNNING"
-                      for program in ("beat", "redis", "router", "web", "worker")}
+                      for program in ("beat", "builder", "redis", "router", "web", "worker")}
 
 
 def test_a_killed_web_process_comes_back(stack):
