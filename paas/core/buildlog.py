@@ -61,11 +61,16 @@ class BuildLogWriter:
         if self.ended:
             return
         self.ended = True
-        self.client.xadd(self.key, {"kind": "end", "status": status, "text": message})
-        self.client.expire(self.key, STREAM_TTL_SECONDS)
+        end_stream(self.client, self.key, status, message)
 
     def close(self) -> None:
         self.file.close()
+
+
+def end_stream(client: redis.Redis, key: str, status: str, message: str = "") -> None:
+    """Write the ``end`` entry that tells followers of stream ``key`` how it ended."""
+    client.xadd(key, {"kind": "end", "status": status, "text": message})
+    client.expire(key, STREAM_TTL_SECONDS)
 
 
 def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator[LogEvent | None]:

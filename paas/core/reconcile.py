@@ -20,9 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from paas.core import processes
+from paas.core.builds import fail_if_worker_lost
 from paas.core.errors import PaasError
 from paas.core.locks import app_lock
-from paas.core.models import App, Release
+from paas.core.models import App, Build, Release
 from paas.core.platform import get_engine, get_router, get_runtime
 from paas.core.releases import desired_state
 from paas.runtime.docker_containers import RunningInstance
@@ -86,8 +87,10 @@ def reconcile_all() -> None:
 
     Routes are written per app by its converge (from the database's current release and the
     healthy containers); here only routes of apps that no longer exist or have no release are
-    removed.
+    removed. Builds whose worker went away mid-build are marked failed.
     """
+    for build_id in Build.objects.filter(status=Build.Status.RUNNING).values_list("pk", flat=True):
+        fail_if_worker_lost(build_id)
     engine = get_engine()
     known = set(App.objects.values_list("name", flat=True))
     for instance in engine.instances():

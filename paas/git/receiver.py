@@ -18,7 +18,7 @@ from dulwich.server import Backend, ReceivePackHandler
 from redis.lock import Lock
 
 from paas.core.buildlog import follow
-from paas.core.builds import start_build
+from paas.core.builds import fail_if_worker_lost, start_build
 from paas.core.errors import PaasError
 from paas.core.models import App, Build
 from paas.core.redis_client import get_redis
@@ -29,6 +29,8 @@ DEPLOY_BRANCHES = (b"refs/heads/main", b"refs/heads/master")
 ZERO_SHA = b"0" * 40
 # How long past the build timeout the receiver waits for a build's end before giving up.
 FOLLOW_GRACE_SECONDS = 15 * 60
+# How many quiet seconds pass between checks that a running build still has its worker.
+LOST_WORKER_CHECK_SECONDS = 5
 
 
 class SingleRepoBackend(Backend):
@@ -120,11 +122,17 @@ class DeployingReceivePackHandler(ReceivePackHandler):
     def _relay_build_log(self, build: Build) -> tuple[str, str]:
         """Relay the build's log to the pusher until it ends; return (status, message)."""
         deadline = time.monotonic() + settings.PAAS_BUILD_TIMEOUT + FOLLOW_GRACE_SECONDS
+        quiet_seconds = 0
         for event in follow(get_redis(), build.pk):
             if event is None:
                 if time.monotonic() > deadline:
                     return Build.Status.FAILED, "timed out waiting for the build to finish"
+                quiet_seconds += 1
+                if quiet_seconds % LOST_WORKER_CHECK_SECONDS == 0:
+                    # Ends the log (and so this loop) if the build's worker died.
+                    fail_if_worker_lost(build.pk)
                 continue
+            quiet_seconds = 0
             if event.kind == "end":
                 return event.status, event.text
             self.say(event.text)

@@ -1,0 +1,47 @@
+"""A build whose worker dies mid-build fails the push instead of leaving it hanging."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from tests.e2e.stack import commit_all, unique_app_name
+
+
+def _builder_pid(stack) -> int:
+    out = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "supervisorctl"),
+         "-c", str(stack.home / "run" / "supervisord.conf"), "pid", "builder"],
+        capture_output=True, text=True).stdout.strip()
+    return int(out)
+
+
+def _build_heartbeats(stack) -> list[str]:
+    out = subprocess.run(["redis-cli", "-p", str(stack.redis_port), "--scan", "--pattern",
+                          "paas:build:*:alive"], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_path):
+    app = unique_app_name("lost")
+    repo = stack.checkout("dockerfile-hello", tmp_path)
+    dockerfile = repo / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + f"RUN echo {app} && sleep 40\n")
+    commit_all(repo, "a long build")
+    result = {}
+    push = threading.Thread(target=lambda: result.setdefault("push", stack.push(repo, app)))
+    push.start()
+    for _ in range(200):  # until the build runs (bounded)
+        if _build_heartbeats(stack):
+            break
+        time.sleep(0.1)
+    assert _build_heartbeats(stack), "the build never started"
+    # The builder and its pool processes, as a crash or an OOM kill would take them.
+    os.killpg(os.getpgid(_builder_pid(stack)), signal.SIGKILL)
+    push.join(timeout=600)
+
+    assert result["push"].returncode != 0
+    assert "its worker went away mid-build" in result["push"].stderr
+    assert stack.server_ref(app) is None
