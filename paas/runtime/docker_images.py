@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import tarfile
@@ -21,6 +22,8 @@ from paas.core.errors import UserError
 from paas.runtime.docker_client import DockerConnection
 
 logger = logging.getLogger(__name__)
+
+SETPRIV = shutil.which("setpriv")  # util-linux, on every Debian system
 
 
 class BuildFailed(UserError):
@@ -80,6 +83,10 @@ class DockerImages(DockerConnection):
     ) -> int | None:
         """Run ``argv``, sending each output line to ``log``; None if it ran past ``timeout``."""
         deadline = time.monotonic() + timeout
+        if SETPRIV:
+            # If the worker dies mid-build, take the build client down with it: BuildKit then
+            # cancels the build instead of finishing it for nobody.
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
         process = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,

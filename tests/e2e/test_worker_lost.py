@@ -45,3 +45,10 @@ def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_pa
     assert result["push"].returncode != 0
     assert "its worker went away mid-build" in result["push"].stderr
     assert stack.server_ref(app) is None
+    # The build client died with its worker, so BuildKit is not finishing the build for nobody.
+    assert not _build_clients(app)
+
+
+def _build_clients(app: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if f"paas/{app}:build-" in line]
