@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import views
+from webui import streams, views
 
 app_name = "webui"
 
@@ -19,7 +19,7 @@ urlpatterns = [
     path("apps/<str:name>/scale", views.scale, name="scale"),
     path("apps/<str:name>/resize", views.resize, name="resize"),
     path("apps/<str:name>/rollback", views.rollback, name="rollback"),
-    path("apps/<str:name>/actions/<str:action_id>/stream", views.action_stream,
+    path("apps/<str:name>/actions/<str:action_id>/stream", streams.action_stream,
          name="action-stream"),
     path("apps/<str:name>/volumes/add", views.volume_add, name="volume-add"),
     path("apps/<str:name>/volumes/remove", views.volume_remove, name="volume-remove"),
@@ -31,9 +31,9 @@ urlpatterns = [
     path("apps/<str:name>/collaborators/remove", views.collaborator_remove,
          name="collaborator-remove"),
     path("apps/<str:name>/destroy", views.app_destroy, name="destroy"),
-    path("apps/<str:name>/builds/<int:build_id>/", views.build_detail, name="build"),
-    path("apps/<str:name>/builds/<int:build_id>/stream", views.build_log_stream,
+    path("apps/<str:name>/builds/<int:build_id>/", streams.build_detail, name="build"),
+    path("apps/<str:name>/builds/<int:build_id>/stream", streams.build_log_stream,
          name="build-stream"),
-    path("apps/<str:name>/logs/", views.app_logs, name="logs"),
-    path("apps/<str:name>/logs/stream", views.app_log_stream, name="logs-stream"),
+    path("apps/<str:name>/logs/", streams.app_logs, name="logs"),
+    path("apps/<str:name>/logs/stream", streams.app_log_stream, name="logs-stream"),
 ]

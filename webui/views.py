@@ -5,9 +5,8 @@ Views find apps through ``get_app`` (outsiders get 404) and change things only t
 redirects back to the app page with a message, so a reload never repeats an action.
 """
 
-import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,17 +15,15 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.core import actionlog, applications, buildcache
 from paas.core.actionlog import Action
 from paas.core.errors import NotFound, PaasError, PlatformError, UserError
-from paas.core.models import App, Build
+from paas.core.models import App
 from paas.core.names import validate_config_key
 
 logger = logging.getLogger(__name__)
@@ -35,7 +32,7 @@ RELEASES_SHOWN = 20
 BUILDS_SHOWN = 10
 
 
-def _app_or_404(name: str, user) -> App:
+def app_or_404(name: str, user) -> App:
     try:
         return applications.get_app(name, user)
     except (NotFound, UserError):  # an invalid name is "not found" too: no hints
@@ -146,7 +143,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def app_detail(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     builds = list(app.builds.select_related("created_by")[:BUILDS_SHOWN])
     formations = list(app.formations.all())
     context = {
@@ -193,7 +190,7 @@ def _instances_context(app: App) -> dict:
 @require_GET
 def app_instances(request: HttpRequest, name: str) -> HttpResponse:
     """The live instances panel, polled by the app page."""
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     context = {"app": app, "summary": applications.app_summary(app),
                "formations": list(app.formations.all()), **_instances_context(app)}
     return render(request, "webui/_instances.html", context)
@@ -202,7 +199,7 @@ def app_instances(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def config_set(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     key = request.POST.get("key", "").strip()
     value = request.POST.get("value", "")
     try:
@@ -217,7 +214,7 @@ def config_set(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def config_unset(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     key = request.POST.get("key", "")
     return _start_action(request, app, "config", {"set": {}, "unset": [key]},
                          f"Unset {key}", "config")
@@ -226,7 +223,7 @@ def config_unset(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def scale(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     quantities: dict[str, int] = {}
     for field, raw in request.POST.items():
         if not field.startswith("qty-"):
@@ -245,7 +242,7 @@ def scale(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def resize(request: HttpRequest, name: str) -> HttpResponse:
     """Set one process type's limits; an emptied field removes that limit."""
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     process_type = request.POST.get("process_type", "")
     memory = request.POST.get("memory", "").strip()
     cpus = request.POST.get("cpus", "").strip()
@@ -258,7 +255,7 @@ def resize(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def rollback(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -270,7 +267,7 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def volume_add(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     volume = request.POST.get("name", "").strip()
     mount_path = request.POST.get("mount_path", "").strip()
     return _start_action(request, app, "storage:add",
@@ -281,7 +278,7 @@ def volume_add(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def volume_remove(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     volume = request.POST.get("name", "")
     delete_data = request.POST.get("delete_data") == "1"
     return _start_action(request, app, "storage:remove",
@@ -292,7 +289,7 @@ def volume_remove(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def build_cache_purge(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     try:
         removed = buildcache.purge_build_cache(app)
     except PlatformError as error:
@@ -308,7 +305,7 @@ def build_cache_purge(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def domain_add(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     hostname = request.POST.get("hostname", "").strip()
     _run_action(request, lambda: applications.add_domain(app, hostname), f"Added {hostname}.")
     return _app_page(app, "domains")
@@ -317,7 +314,7 @@ def domain_add(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     hostname = request.POST.get("hostname", "")
     _run_action(request, lambda: applications.remove_domain(app, hostname),
                 f"Removed {hostname}.")
@@ -327,7 +324,7 @@ def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def collaborator_add(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     if not applications.can_administer(app, request.user):
         raise Http404("no such app")
     username = request.POST.get("username", "").strip()
@@ -339,7 +336,7 @@ def collaborator_add(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def collaborator_remove(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     if not applications.can_administer(app, request.user):
         raise Http404("no such app")
     username = request.POST.get("username", "")
@@ -351,7 +348,7 @@ def collaborator_remove(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def app_destroy(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
+    app = app_or_404(name, request.user)
     if not applications.can_administer(app, request.user):
         raise Http404("no such app")
     if request.POST.get("confirm", "") != app.name:
@@ -360,88 +357,3 @@ def app_destroy(request: HttpRequest, name: str) -> HttpResponse:
     if _run_action(request, lambda: applications.destroy_app(app), f"Destroyed {name}."):
         return redirect("webui:app-list")
     return _app_page(app, "danger")
-
-
-# --- builds and logs -----------------------------------------------------------------------
-
-
-def _build_or_404(app: App, build_id: int) -> Build:
-    build = app.builds.select_related("app", "created_by").filter(pk=build_id).first()
-    if build is None:
-        raise Http404("no such build")
-    return build
-
-
-@login_required
-@require_GET
-def build_detail(request: HttpRequest, name: str, build_id: int) -> HttpResponse:
-    app = _app_or_404(name, request.user)
-    build = _build_or_404(app, build_id)
-    return render(request, "webui/build_detail.html", {"app": app, "build": build})
-
-
-def _sse(lines: Iterator[str | None], end_event: Callable[[], str]) -> StreamingHttpResponse:
-    """Server-Sent Events: one ``data:`` per line, a comment as keep-alive, then ``end``."""
-
-    def events() -> Iterator[str]:
-        yield "retry: 3000\n\n"
-        for line in lines:
-            if line is None:
-                yield ": keep-alive\n\n"
-            else:
-                yield f"data: {json.dumps(line)}\n\n"
-        yield f"event: end\ndata: {json.dumps(end_event())}\n\n"
-
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
-@login_required
-@require_GET
-def build_log_stream(request: HttpRequest, name: str, build_id: int) -> HttpResponse:
-    app = _app_or_404(name, request.user)
-    build = _build_or_404(app, build_id)
-
-    def final_status() -> str:
-        return Build.objects.filter(pk=build.pk).values_list("status", flat=True).first() or ""
-
-    return _sse(build_log_lines(build), final_status)
-
-
-@login_required
-@require_GET
-def action_stream(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
-    """A deploy action's progress lines as Server-Sent Events, ending with its status."""
-    app = _app_or_404(name, request.user)
-    try:
-        action = actionlog.get_action(action_id, app)
-    except PaasError:
-        raise Http404("no such action") from None
-
-    def final_status() -> str:
-        try:
-            return actionlog.get_action(action.id).status
-        except PaasError:
-            return ""
-
-    return _sse(actionlog.log_lines(action), final_status)
-
-
-@login_required
-@require_GET
-def app_logs(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
-    return render(request, "webui/app_logs.html", {"app": app})
-
-
-@login_required
-@require_GET
-def app_log_stream(request: HttpRequest, name: str) -> HttpResponse:
-    app = _app_or_404(name, request.user)
-    try:
-        lines = app_log_lines(app, tail=200, follow_logs=True)
-    except (ImportError, PaasError) as error:
-        return _sse(iter([f"logs are not available: {error}"]), lambda: "unavailable")
-    return _sse(lines, lambda: "ended")
