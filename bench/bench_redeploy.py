@@ -68,13 +68,16 @@ class Baseline:
         (self.app_dir / "Dockerfile").write_text(BASELINE_DOCKERFILE)
         self.image = f"paas-bench/baseline-{uuid.uuid4().hex[:6]}"
         self.container: str | None = None
+        self.built: set[str] = set()  # every image id: each rebuild untags the previous one
 
     def redeploy(self, greeting: str) -> float:
         change_greeting(self.app_dir, greeting)
         started = time.monotonic()
-        subprocess.run(["docker", "build", "-q", "--secret", f"id=ca,src={CA_BUNDLE}",
-                        "-t", self.image, str(self.app_dir)], check=True, capture_output=True,
-                       env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin"})
+        build = subprocess.run(
+            ["docker", "build", "-q", "--secret", f"id=ca,src={CA_BUNDLE}", "-t", self.image,
+             str(self.app_dir)], check=True, capture_output=True, text=True,
+            env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin"})
+        self.built.add(build.stdout.strip())
         if self.container:
             subprocess.run(["docker", "rm", "-f", self.container], check=True,
                            capture_output=True)
@@ -88,7 +91,8 @@ class Baseline:
     def close(self) -> None:
         if self.container:
             subprocess.run(["docker", "rm", "-f", self.container], capture_output=True)
-        subprocess.run(["docker", "image", "rm", "-f", self.image], capture_output=True)
+        subprocess.run(["docker", "image", "rm", "-f", self.image, *self.built],
+                       capture_output=True)
 
 
 class Paas:
