@@ -214,7 +214,7 @@ class Router:
                 pass
             finally:
                 connection.close()
-            time.sleep(0.1)
+            time.sleep(0.02)
         logger.warning("router did not pick up the new route of %s in %ss", route.app, timeout)
         return False
 

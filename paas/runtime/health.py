@@ -25,7 +25,7 @@ class HealthCheck:
     timeout: float = 5.0
     # The default check polls often: a deploy is waiting on it, and a refused connection
     # costs nothing. app.json checks keep Dokku's one-second default (from_app_json).
-    wait: float = 0.2
+    wait: float = 0.05
     initial_delay: float = 0.0
     name: str = "default"
 
@@ -99,6 +99,6 @@ def wait_until_healthy(
             if time.monotonic() + check.wait > deadline:
                 raise HealthCheckFailed(
                     f"no healthy answer within {int(deadline_seconds)} seconds: {problem}")
-            if attempt == 1 or attempt % 25 == 0:
+            if attempt == 1 or attempt % 100 == 0:
                 log(f"       waiting for the app to answer ({problem})")
             time.sleep(check.wait)
