@@ -7,13 +7,12 @@ stream, which replays from the start, so a late viewer sees the whole log and th
 import logging
 import queue
 import threading
-import time
 from collections.abc import Iterator
 
 import redis
 from django.conf import settings
 
-from paas.core.buildlog import follow, log_path
+from paas.core.buildlog import follow_lines, log_path, stream_key
 from paas.core.models import App, Build
 from paas.core.redis_client import get_redis
 
@@ -33,15 +32,9 @@ def build_log_lines(build: Build) -> Iterator[str | None]:
     if build.is_finished:
         yield from _file_lines(path)
         return
-    deadline = time.monotonic() + settings.PAAS_BUILD_TIMEOUT + FOLLOW_LIMIT_SECONDS_EXTRA
+    limit = settings.PAAS_BUILD_TIMEOUT + FOLLOW_LIMIT_SECONDS_EXTRA
     try:
-        for event in follow(get_redis(), build.pk):
-            if event is None:
-                if time.monotonic() > deadline:
-                    return
-                yield None
-            elif event.kind == "line":
-                yield event.text
+        yield from follow_lines(get_redis(), stream_key(build.pk), limit)
     except redis.RedisError as error:
         # Without Redis there is no live view; the file holds what was written so far.
         logger.warning("following build %s: %s", build.pk, error)

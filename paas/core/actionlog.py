@@ -16,7 +16,6 @@ expire after ACTION_TTL_SECONDS.
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from paas.core import formation, releases, volumes
-from paas.core.buildlog import LogEvent, follow_stream
+from paas.core.buildlog import LogEvent, follow_lines, follow_stream
 from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App, Release
 from paas.core.redis_client import get_redis
@@ -313,15 +312,8 @@ def log_lines(action: Action) -> Iterator[str | None]:
 
     Ends quietly when Redis fails or the action runs past ``follow_limit_seconds``.
     """
-    deadline = time.monotonic() + follow_limit_seconds()
     try:
-        for event in follow(action.id):
-            if event is None:
-                if time.monotonic() > deadline:
-                    return
-                yield None
-            elif event.kind == "line":
-                yield event.text
+        yield from follow_lines(get_redis(), stream_key(action.id), follow_limit_seconds())
     except redis.RedisError as error:
         logger.warning("following action %s: %s", action.id, error)
 

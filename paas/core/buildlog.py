@@ -6,6 +6,7 @@ its release serves; what the worker logs after that (old containers draining) go
 only.
 """
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,20 @@ def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator
     keep a connection alive.
     """
     return follow_stream(client, stream_key(build_id), block_ms)
+
+
+def follow_lines(client: redis.Redis, key: str, limit_seconds: float
+                 ) -> Iterator[str | None]:
+    """The lines of log stream ``key``, live until its end or ``limit_seconds`` pass; None
+    on each idle second (for keep-alives). Raises redis.RedisError if Redis fails."""
+    deadline = time.monotonic() + limit_seconds
+    for event in follow_stream(client, key):
+        if event is None:
+            if time.monotonic() > deadline:
+                return
+            yield None
+        elif event.kind == "line":
+            yield event.text
 
 
 def follow_stream(client: redis.Redis, key: str, block_ms: int = 1000
