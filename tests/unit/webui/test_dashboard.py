@@ -5,22 +5,9 @@ from django.test import Client
 
 from paas.core.applications import create_app
 from paas.core.models import App, Build, Release
+from tests.unit.webui.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def app(users, platform):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page():

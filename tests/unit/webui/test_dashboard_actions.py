@@ -9,22 +9,9 @@ from paas.build.buildpack_runner import cache_marker
 from paas.core.applications import create_app
 from paas.core.builds import cache_id
 from paas.core.models import App, Volume
+from tests.unit.webui.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def app(users, platform):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_queued_change_shows_its_progress_live_until_it_ends(users, app, platform):
