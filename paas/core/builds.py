@@ -5,6 +5,7 @@
 Every step's output goes to the build log that the pusher sees live.
 """
 
+import hashlib
 import json
 import logging
 import shutil
@@ -48,7 +49,10 @@ def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
 
 
 def cache_id(app: App) -> str:
-    return f"paas-{app.name}-{app.pk}"
+    """The name of the app's build cache. It includes the installation (PAAS_HOME), because
+    BuildKit's cache is dockerd-wide and two installations may both have an app "shop" #1."""
+    installation = hashlib.sha256(str(settings.PAAS_HOME).encode()).hexdigest()[:8]
+    return f"paas-{installation}-{app.name}-{app.pk}"
 
 
 def _read_app_json(source_dir: Path) -> dict:
