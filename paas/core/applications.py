@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 
+from paas.core.buildcache import purge_build_cache
 from paas.core.errors import NotFound, UserError
 from paas.core.models import App, Domain, Formation, Release
 from paas.core.names import validate_app_name, validate_hostname
@@ -79,12 +80,18 @@ def _reroute(app: App) -> None:
 
 
 def destroy_app(app: App) -> None:
-    """Stop every container of ``app``, remove its route, its git repository and its records.
+    """Stop every container of ``app``; remove its route, release images, build cache, git
+    repository and records.
 
     Builds, releases, formations and domains go with the app (cascade). Raises PlatformError if
     Docker cannot be reached, before anything is deleted, so a failed destroy can be retried.
     """
     get_runtime().stop_app(app.name)
+    engine = get_engine()
+    for image in app.releases.values_list("image", flat=True):
+        # Without this a later app of the same name would find v1, v2... of this one.
+        engine.remove_image(image)
+    purge_build_cache(app)
     shutil.rmtree(repo_path(app.name), ignore_errors=True)
     app.delete()
 

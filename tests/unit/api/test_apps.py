@@ -2,7 +2,9 @@
 
 import pytest
 
+from paas.build.buildpack_runner import cache_marker
 from paas.core.applications import create_app
+from paas.core.builds import cache_id
 from paas.core.models import App
 from tests.unit.api.helpers import api_for
 
@@ -76,11 +78,16 @@ def test_the_apps_list_costs_the_same_queries_for_many_apps(users, django_assert
 
 
 def test_owner_destroys_the_app_and_its_containers(users, shared_app, platform):
+    assert "paas/shared:v1" in platform.engine.images
+    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(shared_app))} pip install"]
     response = api_for(users.owner).call("DELETE", "/apps/shared")
     assert response.status_code == 200
     assert not App.objects.filter(name="shared").exists()
     assert platform.runtime.stopped == ["shared"]
     assert platform.engine.instances("shared") == []
+    # A later app of the same name starts clean: no old release images, no old build cache.
+    assert not [ref for ref in platform.engine.images if ref.startswith("paas/shared:")]
+    assert platform.engine.build_cache == []
 
 
 def test_collaborator_may_not_destroy_the_app(users, shared_app, platform):
