@@ -32,6 +32,8 @@ urlpatterns = [
          name="collaborator-remove"),
     path("apps/<str:name>/destroy", views.app_destroy, name="destroy"),
     path("apps/<str:name>/builds/<int:build_id>/", streams.build_detail, name="build"),
+    path("apps/<str:name>/builds/<int:build_id>/cancel", views.build_cancel,
+         name="build-cancel"),
     path("apps/<str:name>/builds/<int:build_id>/stream", streams.build_log_stream,
          name="build-stream"),
     path("apps/<str:name>/logs/", streams.app_logs, name="logs"),

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.core import actionlog, applications, buildcache
+from paas.core import actionlog, applications, buildcache, buildguard
 from paas.core.actionlog import Action
 from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App
@@ -300,6 +300,18 @@ def build_cache_purge(request: HttpRequest, name: str) -> HttpResponse:
         messages.success(request, f"Purged the build cache ({removed} {records}): the next "
                                   "build reinstalls every dependency.")
     return _app_page(app, "builds")
+
+
+@login_required
+@require_POST
+def build_cancel(request: HttpRequest, name: str, build_id: int) -> HttpResponse:
+    app = app_or_404(name, request.user)
+    build = app.builds.filter(pk=build_id).first()
+    if build is None:
+        raise Http404("no such build")
+    _run_action(request, lambda: buildguard.cancel_build(build),
+                f"Cancelling build #{build.pk}.")
+    return redirect("webui:build", app.name, build.pk)
 
 
 @login_required

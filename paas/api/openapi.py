@@ -196,6 +196,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "get": _op("The build's log; streamed live while the build runs", text=True,
                            params=[NAME, BUILD_ID]),
             },
+            "/apps/{name}/builds/{build_id}/cancel": {
+                "post": _op("Cancel a queued build, or one whose image is building "
+                            "(status running until it stops; 400 build_deploying once the "
+                            "image is built)", _ref("Build"), params=[NAME, BUILD_ID]),
+            },
             "/apps/{name}/domains": {
                 "get": _op("Custom domains", params=app),
                 "post": _op("Route a domain to the app", params=app, status="201",

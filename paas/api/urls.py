@@ -26,6 +26,8 @@ urlpatterns = [
     path("apps/<str:name>/builds", views.builds_view, name="builds"),
     path("apps/<str:name>/builds/<int:build_id>", views.build_view, name="build"),
     path("apps/<str:name>/builds/<int:build_id>/log", views.build_log_view, name="build-log"),
+    path("apps/<str:name>/builds/<int:build_id>/cancel", views.build_cancel_view,
+         name="build-cancel"),
     path("apps/<str:name>/domains", views.domains_view, name="domains"),
     path("apps/<str:name>/domains/<str:hostname>", views.domain_view, name="domain"),
     path("apps/<str:name>/collaborators", views.collaborators_view, name="collaborators"),

@@ -13,7 +13,7 @@ from paas.api import serializers
 from paas.api.auth import Forbidden, api_view, read_json
 from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.api.openapi import openapi_document
-from paas.core import actionlog, applications, buildcache, volumes
+from paas.core import actionlog, applications, buildcache, buildguard, volumes
 from paas.core.actionlog import Action
 from paas.core.errors import NotFound, UserError
 from paas.core.models import App
@@ -290,6 +290,13 @@ def build_log(request: HttpRequest, user, name: str, build_id: int) -> HttpRespo
     return _text_stream(build_log_lines(build))
 
 
+def cancel_build(request: HttpRequest, user, name: str, build_id: int) -> JsonResponse:
+    build = _get_build(applications.get_app(name, user), build_id)
+    status = buildguard.cancel_build(build)
+    # 200, not the 201 of POSTs that create something.
+    return JsonResponse({**serializers.build(build), "status": status})
+
+
 def purge_build_cache(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
     return {"removed": buildcache.purge_build_cache(app)}
@@ -396,6 +403,7 @@ rollback_view = api_view(post=rollback)
 builds_view = api_view(get=list_builds)
 build_view = api_view(get=show_build)
 build_log_view = api_view(get=build_log)
+build_cancel_view = api_view(post=cancel_build)
 domains_view = api_view(get=list_domains, post=add_domain)
 domain_view = api_view(delete=remove_domain)
 collaborators_view = api_view(get=list_collaborators, post=add_collaborator)

@@ -364,6 +364,15 @@ def cmd_builds_output(ctx: Context) -> None:
         ctx.print(line)
 
 
+def cmd_builds_cancel(ctx: Context) -> None:
+    path = ctx.client.app_path(ctx.app, "builds", str(ctx.args.id), "cancel")
+    build = ctx.client.request("POST", path)
+    if build["status"] == "cancelled":
+        ctx.print(f"Build {ctx.args.id} of {ctx.app} cancelled.")
+    else:
+        ctx.print(f"Build {ctx.args.id} of {ctx.app} is stopping; `paas builds` shows when.")
+
+
 def cmd_logs(ctx: Context) -> None:
     params: dict[str, Any] = {"tail": ctx.args.num}
     if ctx.args.follow:

@@ -23,6 +23,7 @@ from paas.cli.commands import (
     cmd_apps_destroy,
     cmd_builds,
     cmd_builds_cache_purge,
+    cmd_builds_cancel,
     cmd_builds_output,
     cmd_config,
     cmd_config_set,
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("builds", cmd_builds, "list builds")
     add("builds:output", cmd_builds_output, "print a build's log").add_argument(
         "id", type=int)
+    add("builds:cancel", cmd_builds_cancel,
+        "cancel a queued build, or one whose image is building").add_argument("id", type=int)
     purge = add("builds:cache:purge", cmd_builds_cache_purge,
                 "purge the build cache: the next build reinstalls dependencies (asks to "
                 "confirm)")

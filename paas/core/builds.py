@@ -10,18 +10,16 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import redis
 from django.conf import settings
 from django.utils import timezone
 
 from paas.build.builders import BuildJob, detect_builder, process_types_for
 from paas.build.source import checkout
-from paas.core.buildlog import BuildLogWriter, end_stream, log_path, stream_key
+from paas.core.buildguard import CANCELLED_MESSAGE, BuildCancelled, BuildWatch, watch
+from paas.core.buildlog import BuildLogWriter, log_path
 from paas.core.errors import PaasError, UserError
 from paas.core.models import App, Build, Release
 from paas.core.platform import get_engine, repo_path
@@ -31,11 +29,6 @@ from paas.core.releases import create_release, deploy_release, image_repository
 logger = logging.getLogger(__name__)
 
 RUN_BUILD_TASK = "worker.tasks.run_build"
-# A running build's worker refreshes its heartbeat this often; a build whose heartbeat is
-# older than HEARTBEAT_TTL_SECONDS lost its worker (killed, or its machine restarted).
-HEARTBEAT_SECONDS = 5
-HEARTBEAT_TTL_SECONDS = 20
-WORKER_LOST_MESSAGE = "the build stopped: its worker went away mid-build; push again"
 
 
 def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
@@ -79,11 +72,11 @@ def run_build(build_id: int) -> None:
     if build.status != Build.Status.QUEUED:
         logger.info("build %s is %s already; not running it again", build.pk, build.status)
         return
-    with _heartbeat(build.pk):
-        _run(build)
+    with watch(build.pk) as build_watch:
+        _run(build, build_watch)
 
 
-def _run(build: Build) -> None:
+def _run(build: Build, build_watch: BuildWatch) -> None:
     app = build.app
     log = BuildLogWriter(get_redis(), build.pk, log_path(settings.PAAS_HOME, app.name, build.pk))
     Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING,
@@ -96,10 +89,15 @@ def _run(build: Build) -> None:
 
     status, message = Build.Status.FAILED, ""
     try:
-        _build_and_release(build, log, on_serving=serving)
+        _build_and_release(build, log, build_watch, on_serving=serving)
         status = Build.Status.SUCCEEDED
     except Exception as error:
-        if log.ended:
+        if not log.ended and build_watch.cancel_requested():
+            # However the build stopped (its client killed, or at image_built), it was asked to.
+            status, message = Build.Status.CANCELLED, CANCELLED_MESSAGE
+            _record_failure(build, BuildCancelled.code, message)
+            log(f" !     {message}")
+        elif log.ended:
             # The release serves and the push has returned: what failed afterwards (such as
             # pruning old images) does not make the build fail.
             logger.exception("build %s: a step after the release served failed", build.pk)
@@ -111,50 +109,6 @@ def _run(build: Build) -> None:
         _end(build, log, status, message)
         log.close()
         get_engine().remove_image(_build_tag(build))
-
-
-def heartbeat_key(build_id: int) -> str:
-    return f"paas:build:{build_id}:alive"
-
-
-@contextmanager
-def _heartbeat(build_id: int) -> Iterator[None]:
-    """Keep the build's heartbeat fresh while the block runs (from a thread: the build
-    itself blocks for minutes in docker calls)."""
-    client = get_redis()
-    key = heartbeat_key(build_id)
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
-            except redis.RedisError as error:
-                logger.warning("build %s heartbeat: %s", build_id, error)
-
-    client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
-    thread = threading.Thread(target=beat, name=f"build-{build_id}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        client.delete(key)
-
-
-def fail_if_worker_lost(build_id: int) -> bool:
-    """Mark build ``build_id`` failed if it is running but its worker stopped heart-beating,
-    and end its log so a waiting push reports it. Returns whether it did."""
-    if get_redis().exists(heartbeat_key(build_id)):
-        return False
-    failed = Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), error_code="worker_lost",
-        error_message=WORKER_LOST_MESSAGE)
-    if failed:
-        logger.warning("build %s lost its worker", build_id)
-        end_stream(get_redis(), stream_key(build_id), Build.Status.FAILED, WORKER_LOST_MESSAGE)
-    return bool(failed)
 
 
 def _end(build: Build, log: BuildLogWriter, status: str, message: str = "") -> None:
@@ -188,7 +142,7 @@ def _record_failure(build: Build, code: str, message: str) -> None:
     Build.objects.filter(pk=build.pk).update(error_code=code, error_message=message)
 
 
-def _build_and_release(build: Build, log: BuildLogWriter,
+def _build_and_release(build: Build, log: BuildLogWriter, build_watch: BuildWatch,
                         on_serving: Callable[[Release], None]) -> Release:
     app = build.app
     log(f"-----> Building {app.name} from {build.short_sha} ({build.branch})")
@@ -211,6 +165,7 @@ def _build_and_release(build: Build, log: BuildLogWriter,
             app_json = _read_app_json(source_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    build_watch.image_built()
     Build.objects.filter(pk=build.pk).update(image_id=result.image_id)
     types = ", ".join(sorted(process_types))
     log(f"-----> Image built; process types: {types}")

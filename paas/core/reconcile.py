@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from paas.core import processes
-from paas.core.builds import fail_if_worker_lost
+from paas.core.buildguard import fail_if_worker_lost
 from paas.core.errors import PaasError
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Release

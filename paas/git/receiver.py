@@ -17,8 +17,9 @@ from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 from redis.lock import Lock
 
+from paas.core.buildguard import fail_if_worker_lost
 from paas.core.buildlog import follow
-from paas.core.builds import fail_if_worker_lost, start_build
+from paas.core.builds import start_build
 from paas.core.errors import PaasError
 from paas.core.models import App, Build
 from paas.core.redis_client import get_redis

@@ -124,6 +124,7 @@ class FakeRedis:
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
         self.expiring: set[str] = set()
+        self.values: dict[str, bytes] = {}
         self.changed = threading.Condition()
 
     @staticmethod
@@ -142,6 +143,19 @@ class FakeRedis:
     def hgetall(self, key: str) -> dict[bytes, bytes]:
         with self.changed:
             return dict(self.hashes.get(key, {}))
+
+    def set(self, key: str, value, ex: int | None = None) -> bool:
+        with self.changed:
+            self.values[key] = self._bytes(value)
+        return True
+
+    def exists(self, *keys: str) -> int:
+        with self.changed:
+            return sum(key in self.values for key in keys)
+
+    def delete(self, *keys: str) -> int:
+        with self.changed:
+            return sum(self.values.pop(key, None) is not None for key in keys)
 
     def expire(self, key: str, seconds: int) -> bool:
         self.expiring.add(key)
@@ -212,6 +226,7 @@ def platform(monkeypatch, tmp_path) -> FakePlatform:
     monkeypatch.setattr("paas.core.reconcile.app_lock", no_lock)
     monkeypatch.setattr("paas.core.reconcile.get_router", lambda: None)
     monkeypatch.setattr("paas.core.actionlog.get_redis", lambda: fake.redis)
+    monkeypatch.setattr("paas.core.buildguard.get_redis", lambda: fake.redis)
 
     def enqueue(action_id: str) -> str:
         """The broker: the worker runs the action at once (in the requesting thread)."""

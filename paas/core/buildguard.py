@@ -1,0 +1,152 @@
+"""Watching a running build from beside it: a heartbeat, so that a build whose worker died is
+noticed, and cancellation, which stops the build's processes while it is still building.
+
+A build can be cancelled while it is queued (it never runs) or while its image builds (its
+build client is killed, so BuildKit stops too). Once its image is built it goes on to release
+and deploy: stopping a deploy half-way would leave more behind than it saves.
+"""
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+from django.utils import timezone
+
+from paas.core.buildlog import end_stream, stream_key
+from paas.core.errors import UserError
+from paas.core.models import Build
+from paas.core.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+# A running build's worker refreshes its heartbeat this often; a build whose heartbeat is
+# older than HEARTBEAT_TTL_SECONDS lost its worker (killed, or its machine restarted).
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_TTL_SECONDS = 20
+CANCEL_POLL_SECONDS = 1
+WORKER_LOST_MESSAGE = "the build stopped: its worker went away mid-build; push again"
+CANCELLED_MESSAGE = "the build was cancelled"
+
+
+class BuildCancelled(UserError):
+    code = "build_cancelled"
+
+
+def heartbeat_key(build_id: int) -> str:
+    return f"paas:build:{build_id}:alive"
+
+
+def cancel_key(build_id: int) -> str:
+    return f"paas:build:{build_id}:cancel"
+
+
+class BuildWatch:
+    """What the build itself asks its watcher: whether it was cancelled."""
+
+    def __init__(self, build_id: int) -> None:
+        self.build_id = build_id
+        self.building = threading.Event()  # set while the image builds: cancelling kills it
+        self.building.set()
+
+    def cancel_requested(self) -> bool:
+        return bool(get_redis().exists(cancel_key(self.build_id)))
+
+    def image_built(self) -> None:
+        """The build moves on to release and deploy. Raises BuildCancelled if it was cancelled
+        before this point."""
+        self.building.clear()
+        if self.cancel_requested():
+            raise BuildCancelled(CANCELLED_MESSAGE)
+
+
+@contextmanager
+def watch(build_id: int) -> Iterator[BuildWatch]:
+    """Keep the build's heartbeat fresh and act on a cancel request while the block runs (from
+    a thread: the build itself blocks for minutes in docker calls)."""
+    client = get_redis()
+    key = heartbeat_key(build_id)
+    build_watch = BuildWatch(build_id)
+    stop = threading.Event()
+
+    def run() -> None:
+        ticks = 0
+        while not stop.wait(CANCEL_POLL_SECONDS):
+            ticks += 1
+            try:
+                if ticks % HEARTBEAT_SECONDS == 0:
+                    client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
+                if build_watch.building.is_set() and client.exists(cancel_key(build_id)):
+                    _kill_child_processes()
+            except redis.RedisError as error:
+                logger.warning("build %s watch: %s", build_id, error)
+
+    client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
+    thread = threading.Thread(target=run, name=f"build-{build_id}-watch", daemon=True)
+    thread.start()
+    try:
+        yield build_watch
+    finally:
+        stop.set()
+        thread.join()
+        client.delete(key, cancel_key(build_id))
+
+
+def _kill_child_processes(proc: Path = Path("/proc")) -> None:
+    """Kill this process's children and their process groups: the build client (the docker
+    CLI, which runs in a session of its own) or a buildpack's git clone."""
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == me:
+            pid = int(entry.name)
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+
+def fail_if_worker_lost(build_id: int) -> bool:
+    """Mark build ``build_id`` failed if it is running but its worker stopped heart-beating,
+    and end its log so a waiting push reports it. Returns whether it did."""
+    if get_redis().exists(heartbeat_key(build_id)):
+        return False
+    failed = Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(
+        status=Build.Status.FAILED, finished_at=timezone.now(), error_code="worker_lost",
+        error_message=WORKER_LOST_MESSAGE)
+    if failed:
+        logger.warning("build %s lost its worker", build_id)
+        end_stream(get_redis(), stream_key(build_id), Build.Status.FAILED, WORKER_LOST_MESSAGE)
+    return bool(failed)
+
+
+def cancel_build(build: Build) -> str:
+    """Cancel ``build``: a queued one at once, a building one as soon as its watcher sees it.
+
+    Returns the build's status afterwards ("cancelled", or "running" while it stops). Raises
+    UserError(build_finished) for a finished build, UserError(build_deploying) once its image
+    is built.
+    """
+    cancelled = Build.objects.filter(pk=build.pk, status=Build.Status.QUEUED).update(
+        status=Build.Status.CANCELLED, finished_at=timezone.now(), error_code="cancelled",
+        error_message=CANCELLED_MESSAGE)
+    if cancelled:
+        end_stream(get_redis(), stream_key(build.pk), Build.Status.CANCELLED, CANCELLED_MESSAGE)
+        return Build.Status.CANCELLED
+    build.refresh_from_db()
+    if build.is_finished:
+        raise UserError(f"build {build.pk} has finished ({build.status})", code="build_finished")
+    if build.image_id:
+        raise UserError(f"build {build.pk} is deploying its release and cannot be cancelled",
+                        code="build_deploying")
+    get_redis().set(cancel_key(build.pk), "1", ex=HEARTBEAT_TTL_SECONDS * 30)
+    return build.status
