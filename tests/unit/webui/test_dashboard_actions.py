@@ -142,3 +142,23 @@ def test_the_new_actions_need_csrf_and_post(users, app, platform):
         assert client.post(f"/apps/shop/{path}", {}).status_code == 403, path
         assert client_for(users.owner).get(f"/apps/shop/{path}").status_code == 405, path
     assert len(platform.engine.build_cache) == 1
+
+
+def test_the_build_page_cancels_a_queued_build(users, app, platform):
+    build = app.builds.create(commit_sha="b" * 40, branch="main")
+    page = client_for(users.collaborator).get(f"/apps/shop/builds/{build.pk}/")
+    assert b"Cancel build" in page.content
+    response = client_for(users.collaborator).post(f"/apps/shop/builds/{build.pk}/cancel")
+    assert response.status_code == 302
+    build.refresh_from_db()
+    assert build.status == "cancelled"
+    assert b"Cancel build" not in client_for(users.owner).get(
+        f"/apps/shop/builds/{build.pk}/").content
+
+
+def test_an_outsider_cannot_cancel_a_build(users, app, platform):
+    build = app.builds.create(commit_sha="b" * 40, branch="main")
+    response = client_for(users.outsider).post(f"/apps/shop/builds/{build.pk}/cancel")
+    assert response.status_code == 404
+    build.refresh_from_db()
+    assert build.status == "queued"
