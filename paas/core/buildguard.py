@@ -12,7 +12,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import redis
 from django.utils import timezone
@@ -21,6 +20,7 @@ from paas.core.buildlog import end_stream, stream_key
 from paas.core.errors import UserError
 from paas.core.models import Build
 from paas.core.redis_client import get_redis
+from paas.procfs import children
 
 logger = logging.getLogger(__name__)
 
@@ -96,23 +96,14 @@ def watch(build_id: int) -> Iterator[BuildWatch]:
         client.delete(key, cancel_key(build_id))
 
 
-def _kill_child_processes(proc: Path = Path("/proc")) -> None:
+def _kill_child_processes() -> None:
     """Kill this process's children and their process groups: the build client (the docker
     CLI, which runs in a session of its own) or a buildpack's git clone."""
-    me = os.getpid()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, _cmdline in children(os.getpid()):
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except ProcessLookupError:
             continue
-        if parent == me:
-            pid = int(entry.name)
-            try:
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                continue
 
 
 def fail_if_worker_lost(build_id: int) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paas.core.errors import PlatformError
+from paas.procfs import PROC, children
 
 logger = logging.getLogger(__name__)
 
@@ -111,25 +112,14 @@ NO_PROCESSES_BODY = """\
 """
 
 
-def accepting_workers(master_pid: int, proc: Path = Path("/proc")) -> set[int]:
+def accepting_workers(master_pid: int, proc: Path = PROC) -> set[int]:
     """Pids of the nginx master's workers that accept new connections.
 
     A worker told to stop closes its listening sockets and renames itself "worker process is
     shutting down"; one still called "worker process" accepts connections.
     """
-    workers = set()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue  # the process ended meanwhile
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == master_pid and cmdline.rstrip(b"\0 ") == b"nginx: worker process":
-            workers.add(int(entry.name))
-    return workers
+    return {pid for pid, cmdline in children(master_pid, proc)
+            if cmdline.rstrip(b"\0 ") == b"nginx: worker process"}
 
 
 class Router:
