@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +134,26 @@ class Stack:
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
 
+    def start_push(self, repo: Path, app: str) -> Callable[[], subprocess.CompletedProcess]:
+        """Start ``push`` in the background; the returned function waits for its result."""
+        result: dict = {}
+        thread = threading.Thread(target=lambda: result.setdefault("push", self.push(repo, app)))
+        thread.start()
+
+        def wait() -> subprocess.CompletedProcess:
+            thread.join(timeout=1200)
+            return result["push"]
+
+        return wait
+
+    def wait_for_build(self, app: str, attempts: int = 300) -> bool:
+        """Poll (bounded) until a build of ``app`` holds its push lock."""
+        for _ in range(attempts):
+            if self.build_running(app):
+                return True
+            time.sleep(0.1)
+        return False
+
     def server_ref(self, app: str, branch: str = "main") -> str | None:
         """The commit the server's branch points at, read straight from its repository."""
         result = subprocess.run(
@@ -183,6 +205,13 @@ def http_get(url: str, host: str | None = None, timeout: float = 10,
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
                           text=True).stdout.strip()
+
+
+def add_slow_step(repo: Path, marker: str, seconds: int) -> str:
+    """Commit a Dockerfile step that takes ``seconds`` (unique, so no cache skips it)."""
+    dockerfile = repo / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + f"RUN echo {marker} && sleep {seconds}\n")
+    return commit_all(repo, "a slow build step")
 
 
 def commit_all(repo: Path, message: str) -> str:

@@ -2,11 +2,10 @@
 
 import json
 import subprocess
-import threading
 import time
 import urllib.request
 
-from tests.e2e.stack import commit_all, unique_app_name
+from tests.e2e.stack import add_slow_step, unique_app_name
 
 
 def _api(stack, method: str, path: str) -> dict | list:
@@ -20,28 +19,24 @@ def _api(stack, method: str, path: str) -> dict | list:
 def test_a_cancelled_build_fails_its_push_and_stops_building(stack, tmp_path):
     app = unique_app_name("cancel")
     repo = stack.checkout("dockerfile-hello", tmp_path)
-    dockerfile = repo / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text() + f"RUN echo {app} && sleep 60\n")
-    commit_all(repo, "a long build")
-    result = {}
-    push = threading.Thread(target=lambda: result.setdefault("push", stack.push(repo, app)))
-    push.start()
+    add_slow_step(repo, app, 60)
+    push = stack.start_push(repo, app)
+    assert stack.wait_for_build(app), "the build never started"
     build = None
     for _ in range(300):  # until the build's image is building (bounded)
-        if stack.build_running(app):
-            builds = _api(stack, "GET", f"/apps/{app}/builds")
-            if builds and builds[0]["status"] == "running":
-                build = builds[0]
-                break
+        builds = _api(stack, "GET", f"/apps/{app}/builds")
+        if builds and builds[0]["status"] == "running":
+            build = builds[0]
+            break
         time.sleep(0.1)
-    assert build is not None, "the build never started"
+    assert build is not None, "the build never ran"
     time.sleep(2)  # let it reach the slow step
     answer = _api(stack, "POST", f"/apps/{app}/builds/{build['id']}/cancel")
     assert answer["status"] == "running"  # stopping
-    push.join(timeout=300)
+    result = push()
 
-    assert result["push"].returncode != 0
-    assert "the build was cancelled" in result["push"].stderr
+    assert result.returncode != 0
+    assert "the build was cancelled" in result.stderr
     assert stack.server_ref(app) is None
     assert _api(stack, "GET", f"/apps/{app}/builds/{build['id']}")["status"] == "cancelled"
     clients = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

@@ -4,10 +4,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
-from tests.e2e.stack import commit_all, unique_app_name
+from tests.e2e.stack import add_slow_step, unique_app_name
 
 
 def _builder_pid(stack) -> int:
@@ -27,12 +26,8 @@ def _build_heartbeats(stack) -> list[str]:
 def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_path):
     app = unique_app_name("lost")
     repo = stack.checkout("dockerfile-hello", tmp_path)
-    dockerfile = repo / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text() + f"RUN echo {app} && sleep 40\n")
-    commit_all(repo, "a long build")
-    result = {}
-    push = threading.Thread(target=lambda: result.setdefault("push", stack.push(repo, app)))
-    push.start()
+    add_slow_step(repo, app, 40)
+    push = stack.start_push(repo, app)
     for _ in range(200):  # until the build runs (bounded)
         if _build_heartbeats(stack):
             break
@@ -40,10 +35,10 @@ def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_pa
     assert _build_heartbeats(stack), "the build never started"
     # The builder and its pool processes, as a crash or an OOM kill would take them.
     os.killpg(os.getpgid(_builder_pid(stack)), signal.SIGKILL)
-    push.join(timeout=600)
+    result = push()
 
-    assert result["push"].returncode != 0
-    assert "its worker went away mid-build" in result["push"].stderr
+    assert result.returncode != 0
+    assert "its worker went away mid-build" in result.stderr
     assert stack.server_ref(app) is None
     # The build client died with its worker, so BuildKit is not finishing the build for nobody.
     assert not _build_clients(app)
