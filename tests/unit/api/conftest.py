@@ -1,1 +1,1 @@
-from tests.unit.api.fakes import platform, users  # noqa: F401 - fixtures
+from tests.unit.api.fakes import app, platform, users  # noqa: F401 - fixtures

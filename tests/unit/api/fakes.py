@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from paas.core import releases
+from paas.core.applications import create_app
 from paas.core.models import App, Release
 from paas.runtime.reconcile import DesiredApp, Retirement
 
@@ -248,3 +249,12 @@ def users(django_user_model) -> SimpleNamespace:
                                                            password="collab-pass"),
         outsider=django_user_model.objects.create_user("outsider", password="outsider-pass"),
     )
+
+
+@pytest.fixture
+def app(users, platform):
+    """App "shop": owned by the owner, the collaborator added, one release deployed."""
+    shop = create_app("shop", users.owner)
+    shop.collaborators.add(users.collaborator)
+    platform.deploy(shop)
+    return shop

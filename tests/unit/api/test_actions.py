@@ -11,14 +11,6 @@ pytestmark = pytest.mark.django_db
 ASYNC = {"HTTP_PREFER": "respond-async"}
 
 
-@pytest.fixture
-def app(users, platform):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
-
-
 def call_async(user, method: str, path: str, body):
     api = api_for(user)
     return getattr(api.client, method.lower())(

@@ -12,14 +12,6 @@ from tests.unit.api.helpers import api_for
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def app(users, platform):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
-
-
 def test_collaborator_sets_and_clears_limits_of_a_process_type(users, app, platform):
     api = api_for(users.collaborator)
     response = api.call("PATCH", "/apps/shop/formation/web", {"memory": "256m", "cpus": 0.5})

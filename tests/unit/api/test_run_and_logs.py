@@ -8,14 +8,6 @@ from tests.unit.api.helpers import api_for
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def app(users, platform):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
-
-
 def test_run_returns_the_commands_output_and_exit_code(users, app, platform):
     response = api_for(users.collaborator).call("POST", "/apps/shop/run",
                                                 {"command": "echo hi"})
