@@ -220,15 +220,6 @@ class Router:
     def remove_route(self, app: str) -> None:
         self.apply({app: None})
 
-    def replace_all(self, routes: list[AppRoute]) -> None:
-        """Make the live configuration exactly ``routes`` (what reconcile computes from the db)."""
-        wanted = {route.app: self.render_app(route) for route in routes}
-        with self._locked():
-            current = {path.stem for path in self.apps_dir.glob("*.conf")}
-        changes: dict[str, str | None] = {app: None for app in current - wanted.keys()}
-        changes.update(wanted)
-        self.apply(changes)
-
     def apply(self, changes: dict[str, str | None]) -> None:
         """Write (or, for None, delete) app configs after ``nginx -t`` accepts the result.
 

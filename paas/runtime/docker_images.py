@@ -142,9 +142,6 @@ class DockerImages(DockerConnection):
             return False
         return True
 
-    def image_layers(self, ref: str) -> list[str]:
-        return self.client.images.get(ref).attrs["RootFS"]["Layers"]
-
     def read_image_file(self, ref: str, path: str) -> bytes | None:
         """The content of file ``path`` in image ``ref``, or None if it has no such file.
 
