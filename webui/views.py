@@ -22,9 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from paas.core import actionlog, applications, buildcache, buildguard
 from paas.core.actionlog import Action
-from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App
-from paas.core.names import validate_config_key
+from paas.errors import NotFound, PaasError, PlatformError, UserError
+from paas.names import validate_config_key
 
 logger = logging.getLogger(__name__)
 

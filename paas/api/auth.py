@@ -11,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from paas.core.accounts import authenticate_token
-from paas.core.errors import NotFound, PaasError, PlatformError, UserError
+from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +19,6 @@ Handler = Callable[..., HttpResponse | dict | list]
 
 # Codes that mean "this clashes with what exists" rather than "this request is malformed".
 CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner"})
-
-
-class Forbidden(UserError):
-    """The user may see the app but not do this to it (a collaborator destroying it)."""
-
-    code = "forbidden"
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:

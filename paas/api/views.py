@@ -10,14 +10,14 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from paas.api import serializers
-from paas.api.auth import Forbidden, api_view, read_json
+from paas.api.auth import api_view, read_json
 from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.api.openapi import openapi_document
 from paas.core import actionlog, applications, buildcache, buildguard, volumes
 from paas.core.actionlog import Action
-from paas.core.errors import NotFound, UserError
 from paas.core.models import App
-from paas.core.names import validate_config_key
+from paas.errors import Forbidden, NotFound, UserError
+from paas.names import validate_config_key
 
 MAX_LOG_TAIL = 10_000
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from paas.build.build_ca import SECRET_ID, add_build_ca, hide_build_ca
 from paas.build.procfile import parse_procfile
-from paas.core.errors import UserError
+from paas.errors import UserError
 from paas.runtime.docker_engine import BuildFailed, BuildTimedOut, DockerEngine
 
 

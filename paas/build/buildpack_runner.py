@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
 from paas.build.builders import BuildJob, BuildResult
-from paas.core.errors import PlatformError, UserError
+from paas.errors import PlatformError, UserError
 from paas.runtime.docker_engine import BuildFailed, BuildTimedOut
 
 if TYPE_CHECKING:  # buildpacks imports this module

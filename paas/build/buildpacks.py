@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from paas.build.buildpack_runner import run_buildpack, run_buildpacks
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 if TYPE_CHECKING:
     from paas.build.builders import BuildJob, BuildResult

@@ -2,8 +2,8 @@
 
 import re
 
-from paas.core.errors import UserError
-from paas.core.names import PROCESS_TYPE_RE
+from paas.errors import UserError
+from paas.names import PROCESS_TYPE_RE
 
 LINE_RE = re.compile(r"^([^:\s]+)\s*:\s*(.*)$")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from dulwich.archive import tar_stream
 from dulwich.repo import Repo
 
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 @contextmanager

@@ -27,9 +27,9 @@ from django.contrib.auth import get_user_model
 
 from paas.core import formation, releases, volumes
 from paas.core.buildlog import LogEvent, follow_lines, follow_stream
-from paas.core.errors import NotFound, PaasError, PlatformError, UserError
 from paas.core.models import App, Release
 from paas.core.redis_client import get_redis
+from paas.errors import NotFound, PaasError, PlatformError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Action:
     release: str = ""  # the version it made live, like "v7", if it made one
     error_code: str = ""
     error_message: str = ""
-    error_family: str = ""  # "user" or "platform", as in paas.core.errors
+    error_family: str = ""  # "user" or "platform", as in paas.errors
     extra: dict = field(default_factory=dict)
 
     @property

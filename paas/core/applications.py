@@ -10,11 +10,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 
 from paas.core.buildcache import purge_build_cache
-from paas.core.errors import NotFound, UserError
 from paas.core.models import App, Domain, Formation, Release
-from paas.core.names import validate_app_name, validate_hostname
 from paas.core.platform import get_engine, get_runtime, repo_path
 from paas.core.reconcile import reconcile_app
+from paas.errors import NotFound, UserError
+from paas.names import validate_app_name, validate_hostname
 
 
 def create_app(name: str, owner) -> App:

@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from paas.core.errors import UserError
 from paas.core.models import App, Release
 from paas.core.platform import get_engine, get_runtime
+from paas.errors import UserError
 from paas.runtime.docker_containers import RunningInstance
 from paas.runtime.docker_engine import DockerEngine
 

@@ -17,9 +17,9 @@ import redis
 from django.utils import timezone
 
 from paas.core.buildlog import end_stream, stream_key
-from paas.core.errors import UserError
 from paas.core.models import Build
 from paas.core.redis_client import get_redis
+from paas.errors import UserError
 from paas.procfs import children
 
 logger = logging.getLogger(__name__)

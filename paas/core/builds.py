@@ -20,11 +20,11 @@ from paas.build.builders import BuildJob, detect_builder, process_types_for
 from paas.build.source import checkout
 from paas.core.buildguard import CANCELLED_MESSAGE, BuildCancelled, BuildWatch, watch
 from paas.core.buildlog import BuildLogWriter, log_path
-from paas.core.errors import PaasError, UserError
 from paas.core.models import App, Build, Release
 from paas.core.platform import get_engine, repo_path
 from paas.core.redis_client import get_redis
 from paas.core.releases import create_release, deploy_release, image_repository
+from paas.errors import PaasError, UserError
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from django.db import transaction
 
-from paas.core.errors import UserError
 from paas.core.models import App, Formation
-from paas.core.names import validate_process_type
+from paas.errors import UserError
+from paas.names import validate_process_type
 
 MAX_INSTANCES = 20
 # Docker refuses memory limits under 6 MiB; anything that small cannot run a process anyway.

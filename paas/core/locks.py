@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from redis.lock import Lock
 
-from paas.core.errors import PlatformError
 from paas.core.redis_client import get_redis
+from paas.errors import PlatformError
 
 
 @contextmanager

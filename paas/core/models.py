@@ -10,7 +10,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 
-from paas.core.names import validate_app_name
+from paas.names import validate_app_name
 
 
 class App(models.Model):

@@ -8,10 +8,10 @@ config values reach it only as environment variables, never spliced into the com
 import logging
 from dataclasses import dataclass
 
-from paas.core.errors import UserError
 from paas.core.models import App
 from paas.core.platform import get_runtime
 from paas.core.releases import desired_state
+from paas.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from paas.core import processes
 from paas.core.buildguard import fail_if_worker_lost
-from paas.core.errors import PaasError
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Release
 from paas.core.platform import get_engine, get_router, get_runtime
 from paas.core.releases import desired_state
+from paas.errors import PaasError
 from paas.runtime.docker_containers import RunningInstance
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import Max
 
 from paas.core.applogs import prune_release_logs
-from paas.core.errors import NotFound, PaasError, UserError
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Formation, Release, Volume
-from paas.core.names import validate_config_key
 from paas.core.platform import get_engine, get_runtime
+from paas.errors import NotFound, PaasError, UserError
+from paas.names import validate_config_key
 from paas.runtime.health import HealthCheck
 from paas.runtime.reconcile import DesiredApp, Retirement
 

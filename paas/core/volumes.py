@@ -8,9 +8,9 @@ zero downtime.
 import re
 from collections.abc import Callable
 
-from paas.core.errors import NotFound, UserError
 from paas.core.models import App, Volume
 from paas.core.platform import get_engine
+from paas.errors import NotFound, UserError
 
 VOLUME_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 MOUNT_PATH_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")

@@ -20,9 +20,9 @@ from redis.lock import Lock
 from paas.core.buildguard import fail_if_worker_lost
 from paas.core.buildlog import follow
 from paas.core.builds import start_build
-from paas.core.errors import PaasError
 from paas.core.models import App, Build
 from paas.core.redis_client import get_redis
+from paas.errors import PaasError
 
 logger = logging.getLogger(__name__)
 

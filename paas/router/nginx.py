@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 from paas.procfs import PROC, children
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ on ``DockerConnection`` below.
 import docker
 import docker.errors
 
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 
 LABEL_APP = "paas.app"
 LABEL_RELEASE = "paas.release"

@@ -18,7 +18,7 @@ import docker.types
 import requests.exceptions
 from docker.models.containers import Container
 
-from paas.core.errors import PlatformError, UserError
+from paas.errors import PlatformError, UserError
 from paas.runtime.docker_client import (
     APP_NETWORK,
     CONTAINER_PORT,

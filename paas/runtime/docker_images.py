@@ -18,7 +18,7 @@ from pathlib import Path
 
 import docker.errors
 
-from paas.core.errors import UserError
+from paas.errors import UserError
 from paas.runtime.docker_client import DockerConnection
 
 logger = logging.getLogger(__name__)

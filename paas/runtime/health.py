@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 class HealthCheckFailed(UserError):

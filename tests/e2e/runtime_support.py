@@ -14,7 +14,7 @@ from tests.e2e.stack import PROJECT_DIR
 
 PREAMBLE = """
 import json, os
-from paas.core.errors import PaasError
+from paas.errors import PaasError
 from paas.core.models import App
 app = App.objects.get(name=os.environ["RUNTIME_TEST_APP"])
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from paas.api.logstreams import with_keepalive
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 
 
 def test_it_passes_lines_through_and_marks_idle_time_with_none():

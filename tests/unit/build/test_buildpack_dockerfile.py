@@ -8,7 +8,7 @@ from paas.build.build_ca import MOUNT_FLAG
 from paas.build.builders import BuildJob
 from paas.build.buildpack_runner import prepare_context, render_dockerfile
 from paas.build.buildpacks import Buildpack, builtin_buildpack
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 
 
 def run_lines(dockerfile: str) -> list[str]:

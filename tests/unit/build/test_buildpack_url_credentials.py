@@ -5,7 +5,7 @@ import re
 import pytest
 
 from paas.build.buildpacks import redact_url, resolve_selection
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 @pytest.mark.parametrize(("url", "shown"), [

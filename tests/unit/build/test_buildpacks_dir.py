@@ -10,7 +10,7 @@ import pytest
 
 from paas.build.builders import BuildJob
 from paas.build.buildpacks import SelectedBuildpackBuilder
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 BUILD_PACKAGE = PROJECT_DIR / "paas" / "build"

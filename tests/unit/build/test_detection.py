@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from paas.build.builders import detect_builder
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 def tree(tmp_path: Path, *names: str) -> Path:

@@ -1,7 +1,7 @@
 import pytest
 
 from paas.build.procfile import parse_procfile
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 def test_it_reads_process_types_and_skips_comments_and_blank_lines():

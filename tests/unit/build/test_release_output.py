@@ -3,7 +3,7 @@
 import pytest
 
 from paas.build.buildpack_runner import parse_release_output
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 def test_it_reads_classic_yaml():

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from paas.build.buildpacks import MAX_BUILDPACKS, read_selection, resolve_selection
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 def test_buildpack_url_wins_over_the_buildpacks_file(tmp_path):

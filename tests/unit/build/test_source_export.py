@@ -4,7 +4,7 @@ import tarfile
 import pytest
 
 from paas.build import source
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 
 def _archive(name: str) -> tarfile.TarFile:

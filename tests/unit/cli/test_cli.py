@@ -223,7 +223,7 @@ def test_streamed_lines_drop_the_servers_keep_alives(monkeypatch):
 
 def test_a_failing_deploy_prints_its_progress_then_the_error(terminal, users, shop, platform,
                                                               monkeypatch):
-    from paas.core.errors import UserError
+    from paas.errors import UserError
 
     def unhealthy(desired, log=None):
         log("       waiting for the app to answer (connection refused)")

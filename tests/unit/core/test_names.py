@@ -1,7 +1,7 @@
 import pytest
 
-from paas.core.errors import UserError
-from paas.core.names import validate_app_name, validate_config_key
+from paas.errors import UserError
+from paas.names import validate_app_name, validate_config_key
 
 
 @pytest.mark.parametrize("name", ["a", "hello", "my-app-2", "a" * 30])

@@ -1,6 +1,6 @@
 import pytest
 
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 from paas.router.nginx import AppRoute, Router
 
 

@@ -75,7 +75,7 @@ class FakeEngine:
 
     def start(self, spec: ContainerSpec) -> RunningInstance:
         if spec.name in self.fail_start:
-            from paas.core.errors import PlatformError
+            from paas.errors import PlatformError
             raise PlatformError("cannot start", code="container_start_failed")
         self.containers.pop(spec.name, None)
         container = FakeContainer(
@@ -93,7 +93,7 @@ class FakeEngine:
                         keep_logs_in: Path | None = None,
                         max_log_bytes: int | None = None) -> None:
         if instance.container.name in self.fail_stop:
-            from paas.core.errors import PlatformError
+            from paas.errors import PlatformError
             raise PlatformError("Docker is not reachable", code="docker_down")
         self.events.append(("stop", instance.container.name, grace_seconds))
         if keep_logs_in is not None:

@@ -3,7 +3,7 @@
 import pytest
 
 from paas.core import applogs
-from paas.core.errors import UserError
+from paas.errors import UserError
 from paas.runtime.reconcile import Runtime
 from tests.unit.runtime.fakes import FakeEngine, FakeRouter
 

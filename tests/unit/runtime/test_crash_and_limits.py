@@ -2,9 +2,9 @@
 
 import pytest
 
-from paas.core.errors import UserError
 from paas.core.formation import parse_cpus, parse_memory
 from paas.core.reconcile import crash_report
+from paas.errors import UserError
 from tests.unit.runtime.fakes import FakeEngine
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.test import override_settings
 
 from paas.core import releases
-from paas.core.errors import PlatformError, UserError
 from paas.core.formation import scale
 from paas.core.models import App
+from paas.errors import PlatformError, UserError
 from paas.runtime.docker_containers import RunningInstance
 from paas.runtime.reconcile import Retirement
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import docker.errors
 import pytest
 
-from paas.core.errors import PlatformError
+from paas.errors import PlatformError
 from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_oneoffs import OneOffSpec
 

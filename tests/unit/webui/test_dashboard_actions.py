@@ -46,7 +46,7 @@ def test_a_finished_change_is_shown_as_a_message_with_its_log(users, app):
 
 
 def test_a_failed_change_shows_the_error_and_its_log_open(users, app, platform, monkeypatch):
-    from paas.core.errors import UserError
+    from paas.errors import UserError
 
     def unhealthy(desired, log=None):
         log("       waiting for the app to answer (connection refused)")

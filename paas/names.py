@@ -1,11 +1,13 @@
 """Validation of the names users give: app names, config keys, process types, hostnames.
 
+A leaf module (it imports only ``paas.errors``): core, engines and entry points all use it.
+
 Names are checked at every entry point and rejected with a clear message, never rewritten.
 """
 
 import re
 
-from paas.core.errors import UserError
+from paas.errors import UserError
 
 APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")

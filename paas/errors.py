@@ -1,4 +1,4 @@
-"""The two families of errors paas reports.
+"""The two families of errors paas reports: a leaf module that every layer may import.
 
 UserError: the user can fix it (bad name, failing build, failing health check). Shown as is.
 PlatformError: something in paas or below it failed (Docker down, Redis down). Logged in full,
@@ -30,3 +30,9 @@ class PlatformError(PaasError):
 
 class NotFound(UserError):
     code = "not_found"
+
+
+class Forbidden(UserError):
+    """The user may see the app but not do this to it (a collaborator destroying it)."""
+
+    code = "forbidden"
