@@ -1,4 +1,8 @@
-"""Django admin for operators: every paas record, with build and release records read-only.
+"""Django admin for operators: every paas record, to look at; only API tokens are edited here.
+
+Apps, formations, domains and collaborators change only through the dashboard, the API or the
+CLI, which call the services in paas.core: those reconcile containers and the router and do
+destroy's cleanup. A row written here would skip all of that, so the admin shows them read-only.
 
 Lists link across records (app -> its builds and releases, release -> its build) and avoid
 per-row queries (list_select_related, annotations), so they stay fast with many apps.
@@ -25,18 +29,6 @@ def _changelist_link(model, app: App, label: str) -> str:
     return format_html('<a href="{}?app__id__exact={}">{}</a>', url, app.pk, label)
 
 
-class FormationInline(admin.TabularInline):
-    model = Formation
-    extra = 0
-    readonly_fields = ("updated_at",)
-
-
-class DomainInline(admin.TabularInline):
-    model = Domain
-    extra = 0
-    readonly_fields = ("created_at",)
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Builds and releases are records of what happened: viewable, never edited here."""
 
@@ -47,15 +39,54 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ServiceManagedAdmin(ReadOnlyAdmin):
+    """Apps, formations and domains: viewable, and not deletable either.
+
+    Scaling, domains, collaborators and destroy go through paas.core (scale, add_domain,
+    add_collaborator, destroy_app ...), which reconcile containers and the router; deleting
+    the row here would leave them running. Without delete permission "delete selected" goes.
+    """
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ServiceManagedInline(admin.TabularInline):
+    """An app's formations and domains on its page, read-only for the same reason."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class FormationInline(ServiceManagedInline):
+    model = Formation
+    readonly_fields = ("updated_at",)
+
+
+class DomainInline(ServiceManagedInline):
+    model = Domain
+    readonly_fields = ("created_at",)
+
+
 @admin.register(App)
-class AppAdmin(admin.ModelAdmin):
+class AppAdmin(ServiceManagedAdmin):
     list_display = ("name", "owner", "dashboard_link", "crashed", "build_count",
                     "release_count", "created_at")
     list_filter = ("created_at", ("crashed_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "owner__username", "collaborators__username")
     list_select_related = ("owner",)
-    filter_horizontal = ("collaborators",)
-    readonly_fields = ("created_at", "crashed_at", "crash_reason", "records")
+    # Collaborators show as a plain list: add_collaborator/remove_collaborator keep them.
+    readonly_fields = ("dashboard_link", "collaborators", "created_at", "crashed_at",
+                       "crash_reason", "records")
     inlines = [FormationInline, DomainInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -65,6 +96,8 @@ class AppAdmin(admin.ModelAdmin):
 
     @admin.display(description="dashboard")
     def dashboard_link(self, app: App) -> str:
+        if app.pk is None:
+            return "-"
         return format_html('<a href="{}">open</a>', reverse("webui:app", args=[app.name]))
 
     @admin.display(description="crashed", boolean=True, ordering="crashed_at")
@@ -131,7 +164,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Formation)
-class FormationAdmin(admin.ModelAdmin):
+class FormationAdmin(ServiceManagedAdmin):
     list_display = ("app", "process_type", "quantity", "updated_at")
     list_filter = ("process_type",)
     search_fields = ("app__name",)
@@ -139,7 +172,7 @@ class FormationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(ServiceManagedAdmin):
     list_display = ("hostname", "app", "created_at")
     search_fields = ("hostname", "app__name")
     list_select_related = ("app",)
