@@ -1,56 +1,32 @@
-"""Turning a source tree into an image: the builder interface, its registry and detection.
+"""Turning a source tree into an image: the builders, their registry and detection.
 
-Detection order is fixed: a ``Dockerfile`` wins; otherwise the buildpacks in ``BUILDPACK_ORDER``
-are asked in turn (see ``paas.build.buildpacks``). The first that accepts the tree builds it.
+Detection order is fixed: a ``Dockerfile`` wins; then a buildpack chosen by ``BUILDPACK_URL`` or
+``.buildpacks``; otherwise the shipped buildpacks in ``BUILDPACK_ORDER`` are asked in turn (see
+``paas.build.buildpacks``). The first that accepts the tree builds it.
+
+The top of ``paas.build``: it imports the buildpack registry and runner, nothing imports it back.
 """
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from paas.build.build_ca import SECRET_ID, add_build_ca, hide_build_ca
+from paas.build.buildpack_runner import run_buildpack, run_buildpacks
+from paas.build.buildpacks import (
+    BUILDPACK_ORDER,
+    SELECTION_CONFIG_KEY,
+    SELECTION_FILE,
+    Buildpack,
+    builtin_buildpack,
+    read_selection,
+    redact_url,
+    resolve_selection,
+)
+from paas.build.job import Builder, BuildJob, BuildResult  # paas.core finds BuildJob here too
 from paas.build.procfile import parse_procfile
 from paas.errors import UserError
-from paas.runtime.docker_engine import BuildFailed, BuildTimedOut, DockerEngine
-
-
-@dataclass(frozen=True)
-class BuildJob:
-    """Everything a builder needs to build one push."""
-
-    app: str
-    source_dir: Path
-    tag: str
-    engine: DockerEngine
-    log: Callable[[str], None]
-    timeout: float
-    ca_bundle: Path
-    stack_image: str
-    cache_id: str  # names the app's dependency cache; changes when the cache is purged
-    config: dict[str, str] = field(default_factory=dict)
-    scratch_dir: Path | None = None  # a private directory for generated files
-    # The operator's buildpacks (PAAS_BUILDPACKS_DIR): the only host directory that
-    # BUILDPACK_URL or .buildpacks may name by path. None: no local buildpacks.
-    buildpacks_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    image_id: str
-    # Process types the builder knows without a Procfile (a buildpack's defaults); a
-    # Procfile in the tree overrides them. None as a command: the image's own CMD.
-    default_process_types: dict[str, str | None]
-
-
-class Builder(Protocol):
-    name: str
-
-    def detect(self, source_dir: Path, config: dict[str, str]) -> bool: ...
-
-    def build(self, job: BuildJob) -> BuildResult: ...
-
+from paas.runtime.docker_engine import BuildFailed, BuildTimedOut
 
 # BuildKit's plain progress prints each step's cache key on a line of its own: noise to users.
 _STEP_DIGEST_LINE = re.compile(r"^#\d+ sha256:[0-9a-f]{64}$")
@@ -94,11 +70,52 @@ class DockerfileBuilder:
         return BuildResult(image_id=image_id, default_process_types={"web": None})
 
 
-def builder_registry() -> list[Builder]:
-    """All builders in detection order."""
-    from paas.build.buildpacks import buildpack_builders
+class BuildpackBuilder:
+    """One shipped buildpack in the detection order."""
 
-    return [DockerfileBuilder(), *buildpack_builders()]
+    def __init__(self, buildpack: Buildpack) -> None:
+        self.buildpack = buildpack
+        self.name = buildpack.name
+        self.looks_for = f"{buildpack.name} ({', '.join(buildpack.detect_any)})"
+
+    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
+        return self.buildpack.detects(source_dir)
+
+    def build(self, job: BuildJob) -> BuildResult:
+        return run_buildpack(job, self.buildpack)
+
+
+class SelectedBuildpackBuilder:
+    """The buildpacks named by BUILDPACK_URL or ``.buildpacks``; asked before detection."""
+
+    name = "buildpack"
+    looks_for = f"{SELECTION_CONFIG_KEY} or a {SELECTION_FILE} file"
+
+    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
+        return bool(read_selection(source_dir, config))
+
+    def build(self, job: BuildJob) -> BuildResult:
+        """Run the chosen buildpacks in order; the last one's ``bin/release`` decides the
+        default process types (Heroku's multi-buildpack rule).
+
+        Raises what ``resolve_selection`` and ``run_buildpacks`` raise.
+        """
+        selections = read_selection(job.source_dir, job.config)
+        assert selections  # detect() said so
+        workdir = job.scratch_dir or job.source_dir.parent
+        buildpacks = []
+        for selection in selections:
+            buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
+            job.log(f"-----> Using buildpack {buildpack.name} ({redact_url(selection)})")
+            buildpacks.append(buildpack)
+        return run_buildpacks(job, buildpacks, explicit=True)
+
+
+def builder_registry() -> list[Builder]:
+    """All builders in detection order: a Dockerfile, an explicit buildpack choice, then the
+    shipped buildpacks."""
+    return [DockerfileBuilder(), SelectedBuildpackBuilder(),
+            *(BuildpackBuilder(builtin_buildpack(name)) for name in BUILDPACK_ORDER)]
 
 
 def detect_builder(source_dir: Path, config: dict[str, str]) -> Builder:

@@ -28,15 +28,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
-from paas.build.builders import BuildJob, BuildResult
+from paas.build.buildpacks import Buildpack
+from paas.build.job import BuildJob, BuildResult
 from paas.errors import PlatformError, UserError
 from paas.runtime.docker_engine import BuildFailed, BuildTimedOut
-
-if TYPE_CHECKING:  # buildpacks imports this module
-    from paas.build.buildpacks import Buildpack
 
 STEP_SCRIPT = Path(__file__).with_name("buildstep.sh")
 RELEASE_FILE = "/app/.paas/release.out"
@@ -63,7 +60,7 @@ def cache_marker(cache_id: str) -> str:
     return f"{CACHE_MARKER_VAR}={cache_id} "
 
 
-def render_dockerfile(stack_image: str, cache_id: str, buildpacks: "Sequence[Buildpack]",
+def render_dockerfile(stack_image: str, cache_id: str, buildpacks: Sequence[Buildpack],
                       run_detect: bool, app: str | None = None) -> str:
     """The Dockerfile that runs ``buildpacks``, in order, on the stack image.
 
@@ -121,7 +118,7 @@ def _run_step(step: str, index: int, cache_id: str, run_detect: bool) -> str:
     return "RUN " + " \\\n    ".join(mounts) + " \\\n    " + json.dumps(argv)
 
 
-def prepare_context(job: BuildJob, buildpacks: "Sequence[Buildpack]", context: Path) -> None:
+def prepare_context(job: BuildJob, buildpacks: Sequence[Buildpack], context: Path) -> None:
     """Fill ``context`` with what the build steps bind-mount (see ``buildstep.sh``)."""
     context.mkdir(parents=True, exist_ok=True)
     shutil.copy2(STEP_SCRIPT, context / "buildstep.sh")
@@ -165,12 +162,12 @@ def _top_level_ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
-def run_buildpack(job: BuildJob, buildpack: "Buildpack", explicit: bool = False) -> BuildResult:
+def run_buildpack(job: BuildJob, buildpack: Buildpack, explicit: bool = False) -> BuildResult:
     """Build ``job`` with ``buildpack``; see ``run_buildpacks``."""
     return run_buildpacks(job, [buildpack], explicit)
 
 
-def run_buildpacks(job: BuildJob, buildpacks: "Sequence[Buildpack]",
+def run_buildpacks(job: BuildJob, buildpacks: Sequence[Buildpack],
                    explicit: bool = False) -> BuildResult:
     """Build ``job`` with ``buildpacks`` in order, in the stack image; return the image and the
     last buildpack's default process types. ``explicit``: each one's ``bin/detect`` must pass.

@@ -1,4 +1,4 @@
-"""Buildpacks: the ordered registry, explicit selection, and the builders that run them.
+"""Buildpacks: what one is, the shipped ones in their order, and explicit selection.
 
 A buildpack is a directory with ``bin/detect``, ``bin/compile`` and ``bin/release`` (the classic
 Heroku contract, see ``buildpacks/README.md``). paas ships three, asked in this fixed order:
@@ -15,7 +15,8 @@ http(s) git URL (``#ref`` optional).
 Detection of the shipped buildpacks happens on the host by checking the file names listed in their
 ``buildpack.json`` ("detect_any"), which their ``bin/detect`` also checks: no buildpack code runs on
 the host. Everything a buildpack executes runs inside a build container made from the stack image
-(``paas.build.buildpack_runner``).
+(``paas.build.buildpack_runner``). The builders that tie detection, selection and the runner
+together are in ``paas.build.builders``.
 """
 
 import json
@@ -25,14 +26,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from paas.build.buildpack_runner import run_buildpack, run_buildpacks
 from paas.errors import UserError
-
-if TYPE_CHECKING:
-    from paas.build.builders import BuildJob, BuildResult
 
 # The shipped buildpacks, in detection order. Python before Node.js: a Django app with a
 # package.json for its front-end tooling is still a Python app; static last because many apps
@@ -188,47 +184,3 @@ def _git_buildpack(url: str, workdir: Path, allowed_protocols: str) -> Buildpack
         raise UserError(f"could not clone buildpack {shown_url}: {reason}",
                         code="buildpack_fetch_failed")
     return Buildpack.load(target, Path(repo_url.rstrip("/")).name.removesuffix(".git"))
-
-
-class BuildpackBuilder:
-    """One shipped buildpack in the detection order."""
-
-    def __init__(self, buildpack: Buildpack) -> None:
-        self.buildpack = buildpack
-        self.name = buildpack.name
-        self.looks_for = f"{buildpack.name} ({', '.join(buildpack.detect_any)})"
-
-    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
-        return self.buildpack.detects(source_dir)
-
-    def build(self, job: "BuildJob") -> "BuildResult":
-        return run_buildpack(job, self.buildpack)
-
-
-class SelectedBuildpackBuilder:
-    """The buildpack named by BUILDPACK_URL or ``.buildpacks``; asked before detection."""
-
-    name = "buildpack"
-    looks_for = f"{SELECTION_CONFIG_KEY} or a {SELECTION_FILE} file"
-
-    def detect(self, source_dir: Path, config: dict[str, str]) -> bool:
-        return bool(read_selection(source_dir, config))
-
-    def build(self, job: "BuildJob") -> "BuildResult":
-        """Run the chosen buildpacks in order; the last one's ``bin/release`` decides the
-        default process types (Heroku's multi-buildpack rule)."""
-        selections = read_selection(job.source_dir, job.config)
-        assert selections  # detect() said so
-        workdir = job.scratch_dir or job.source_dir.parent
-        buildpacks = []
-        for selection in selections:
-            buildpack = resolve_selection(selection, workdir, job.buildpacks_dir)
-            job.log(f"-----> Using buildpack {buildpack.name} ({redact_url(selection)})")
-            buildpacks.append(buildpack)
-        return run_buildpacks(job, buildpacks, explicit=True)
-
-
-def buildpack_builders() -> list:
-    """The buildpack builders in detection order: an explicit choice first, then the shipped."""
-    return [SelectedBuildpackBuilder(),
-            *(BuildpackBuilder(builtin_buildpack(name)) for name in BUILDPACK_ORDER)]

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from paas.build.builders import BuildJob, DockerfileBuilder
+from paas.build.builders import DockerfileBuilder
 from paas.build.buildpack_runner import BUILD_APP_LABEL, render_dockerfile, run_buildpack
 from paas.build.buildpacks import builtin_buildpack
+from paas.build.job import BuildJob
 from paas.runtime.docker_engine import BuildTimedOut
 from tests.unit.build.test_build_output import RUN_APP, RUN_DEPS
 

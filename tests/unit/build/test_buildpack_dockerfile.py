@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from paas.build.build_ca import MOUNT_FLAG
-from paas.build.builders import BuildJob
 from paas.build.buildpack_runner import prepare_context, render_dockerfile
 from paas.build.buildpacks import Buildpack, builtin_buildpack
+from paas.build.job import BuildJob
 from paas.errors import PlatformError
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from paas.build.builders import BuildJob
-from paas.build.buildpacks import SelectedBuildpackBuilder
+from paas.build.builders import SelectedBuildpackBuilder
+from paas.build.job import BuildJob
 from paas.errors import UserError
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from paas.build.builders import BuildJob
 from paas.build.buildpack_runner import (
     BuildOutput,
     prepare_context,
@@ -13,6 +12,7 @@ from paas.build.buildpack_runner import (
     run_buildpacks,
 )
 from paas.build.buildpacks import Buildpack, builtin_buildpack
+from paas.build.job import BuildJob
 from paas.runtime.docker_engine import BuildFailed
 
 
