@@ -29,6 +29,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import yaml
+
 from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
 from paas.build.buildpacks import Buildpack
 from paas.build.job import BuildJob, BuildResult
@@ -275,49 +277,45 @@ class BuildOutput:
 
 
 def parse_release_output(text: bytes) -> dict[str, str | None]:
-    """``default_process_types`` from ``bin/release`` output (YAML as buildpacks print it, or JSON).
+    """``default_process_types`` from what ``bin/release`` printed: YAML, as the contract says.
 
-    Only the shape the contract uses is read: a ``default_process_types:`` mapping of
-    ``type: command`` lines, or ``{}``. Raises UserError(invalid_release_output).
+    JSON is read too: it is YAML, except that PyYAML refuses the tabs JSON allows.
+    Raises UserError(invalid_release_output) when the output is neither, is not a mapping, or
+    its ``default_process_types`` is not a mapping of process type names to commands.
     """
     source = text.decode("utf-8", "replace")
-    stripped = source.strip()
-    if stripped.startswith("{"):
+    try:
+        release = yaml.safe_load(source)
+    except yaml.YAMLError as error:
         try:
-            value = json.loads(stripped)
-        except ValueError as error:
-            raise UserError(f"bin/release printed invalid JSON: {error}",
+            release = json.loads(source)
+        except ValueError:
+            raise UserError(f"bin/release printed output that is not YAML: {_yaml_problem(error)}",
                             code="invalid_release_output") from None
-        types = value.get("default_process_types") or {}
-        if not isinstance(types, dict):
-            raise UserError("bin/release: default_process_types is not a mapping",
+    if release is None:
+        return {}
+    if not isinstance(release, dict):
+        raise UserError(f"bin/release printed a YAML {type(release).__name__}, not a mapping",
+                        code="invalid_release_output")
+    process_types = release.get("default_process_types")
+    if process_types is None:
+        return {}
+    if not isinstance(process_types, dict):
+        raise UserError("bin/release: default_process_types is not a mapping",
+                        code="invalid_release_output")
+    for name, command in process_types.items():
+        if not isinstance(name, str):
+            raise UserError(f"bin/release: process type {name!r} is not a name",
                             code="invalid_release_output")
-        return {str(k): str(v) for k, v in types.items()}
-    process_types: dict[str, str | None] = {}
-    in_section = False
-    for raw in source.splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#") or raw.strip() == "---":
-            continue
-        indented = raw[0] in " \t"
-        if not indented:
-            key, _, rest = raw.partition(":")
-            in_section = key.strip() == "default_process_types"
-            if in_section and rest.strip() not in ("", "{}"):
-                raise UserError(f"bin/release: cannot read {raw.strip()!r}",
-                                code="invalid_release_output")
-            continue
-        if in_section:
-            key, sep, command = raw.strip().partition(":")
-            if not sep or not key.strip():
-                raise UserError(f"bin/release: cannot read {raw.strip()!r}",
-                                code="invalid_release_output")
-            process_types[key.strip()] = _unquote(command.strip())
-    return process_types
+        if not isinstance(command, str):
+            raise UserError(f"bin/release: process type {name!r} needs a command, got {command!r}",
+                            code="invalid_release_output")
+    return dict(process_types)
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        return inner.replace("''", "'") if value[0] == "'" else json.loads(value)
-    return value
-
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's complaint on one line, for a build log."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(error)
