@@ -164,9 +164,9 @@ def _top_level_ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
-def run_buildpack(job: BuildJob, buildpack: Buildpack, explicit: bool = False) -> BuildResult:
-    """Build ``job`` with ``buildpack``; see ``run_buildpacks``."""
-    return run_buildpacks(job, [buildpack], explicit)
+def run_buildpack(job: BuildJob, buildpack: Buildpack) -> BuildResult:
+    """Build ``job`` with the detected ``buildpack``; see ``run_buildpacks``."""
+    return run_buildpacks(job, [buildpack])
 
 
 def run_buildpacks(job: BuildJob, buildpacks: Sequence[Buildpack],
@@ -190,7 +190,6 @@ def run_buildpacks(job: BuildJob, buildpacks: Sequence[Buildpack],
                                               dockerfile=dockerfile,
                                               secrets={SECRET_ID: job.ca_bundle})
         except BuildFailed as error:
-            output.flush()
             name = buildpacks[output.failed_buildpack].name
             step = STEP_LABELS.get(output.failed_step or "", "building the image")
             raise BuildFailed(f"the {name} buildpack failed while {step}"
@@ -271,9 +270,6 @@ class BuildOutput:
         if self.failed_step and line.startswith(("error:", "executor failed running")):
             return  # the step's exit status with its whole command line: the caller says it better
         self.log(line)
-
-    def flush(self) -> None:
-        """Nothing is buffered; kept so callers need not know."""
 
 
 def parse_release_output(text: bytes) -> dict[str, str | None]:
