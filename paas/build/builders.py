@@ -124,8 +124,7 @@ def detect_builder(source_dir: Path, config: dict[str, str]) -> Builder:
     for builder in builders:
         if builder.detect(source_dir, config):
             return builder
-    # Builders may say what they look for (a buildpack lists its files); the name otherwise.
-    looked_for = "; ".join(getattr(b, "looks_for", b.name) for b in builders)
+    looked_for = "; ".join(builder.looks_for for builder in builders)
     raise UserError(
         f"could not detect how to build this app: looked for, in order: {looked_for}; "
         "add a Dockerfile, or set BUILDPACK_URL",

@@ -42,6 +42,7 @@ class BuildResult:
 
 class Builder(Protocol):
     name: str
+    looks_for: str  # what detect() checks, for the message when no builder accepts a tree
 
     def detect(self, source_dir: Path, config: dict[str, str]) -> bool: ...
 
