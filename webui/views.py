@@ -20,11 +20,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.core import actionlog, applications, buildcache, buildguard
+from paas.core import actionlog, actions, applications, buildcache, buildguard
 from paas.core.actionlog import Action
 from paas.core.models import App
-from paas.errors import NotFound, PaasError, PlatformError, UserError
-from paas.names import validate_config_key
+from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +43,14 @@ def _app_page(app: App, anchor: str = "") -> HttpResponseRedirect:
 
 
 def _run_action(request: HttpRequest, action: Callable[[], object], success: str) -> bool:
-    """Call a service; report the outcome as a message. Returns whether it succeeded."""
+    """Call a service; report the outcome as a message. Returns whether it succeeded.
+
+    Forbidden becomes a 404, as for outsiders: the dashboard gives no hints.
+    """
     try:
         action()
+    except Forbidden:
+        raise Http404("no such app") from None
     except PlatformError as error:
         logger.exception("dashboard action failed")
         messages.error(request, f"paas could not do that right now ({error.code}): {error}")
@@ -58,37 +62,20 @@ def _run_action(request: HttpRequest, action: Callable[[], object], success: str
     return True
 
 
-def _start_action(request: HttpRequest, app: App, kind: str, params: dict, description: str,
+def _start_action(request: HttpRequest, app: App, start: Callable[[], Action],
                   anchor: str) -> HttpResponseRedirect:
-    """Queue a deploy action and show the app page following its progress."""
+    """Queue a deploy action with ``start`` and show the app page following its progress; a
+    refused change is shown as a message there."""
     try:
-        action = actionlog.start_action(app, request.user, kind, params, description)
-    except PaasError as error:
-        logger.exception("dashboard could not queue %s of %s", kind, app.name)
+        action = start()
+    except PlatformError as error:
+        logger.exception("dashboard could not queue a change of %s", app.name)
         messages.error(request, f"paas could not do that right now ({error.code}): {error}")
         return _app_page(app, anchor)
+    except PaasError as error:
+        messages.error(request, str(error))
+        return _app_page(app, anchor)
     return redirect(reverse("webui:app", args=[app.name]) + f"?action={action.id}")
-
-
-def _outcome(action: Action) -> str:
-    """What a finished action did, in the words of the button that started it."""
-    app, params = action.app, action.params
-    if action.status == actionlog.Status.FAILED:
-        return action.error_message
-    if action.kind == "config":
-        return f"{action.description} and restarted {app}." if action.release \
-            else f"{action.description}; it takes effect on the first deploy."
-    if action.kind == "scale":
-        return "Scaled to " + ", ".join(f"{ptype}={n}" for ptype, n
-                                        in sorted(params["quantities"].items())) + "."
-    if action.kind == "rollback":
-        return f"Rolled back to v{params['version']} (now {action.release})."
-    if action.kind == "resize":
-        return f"Resized {params['process_type']} of {app}."
-    if action.kind == "storage:add":
-        return f"Mounted {params['name']} at {params['mount_path']}."
-    return f"Removed volume {params['name']}." if params.get("delete_data") \
-        else f"Unmounted {params['name']}; its data is kept."
 
 
 def _action_context(request: HttpRequest, app: App) -> dict:
@@ -108,9 +95,9 @@ def _action_context(request: HttpRequest, app: App) -> dict:
             break
         lines.append(line)
     if action.status == actionlog.Status.SUCCEEDED:
-        messages.success(request, _outcome(action))
+        messages.success(request, actions.outcome_message(action))
     else:
-        messages.error(request, _outcome(action))
+        messages.error(request, actions.outcome_message(action))
     return {"action": action, "action_log": "\n".join(lines)}
 
 
@@ -202,13 +189,8 @@ def config_set(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     key = request.POST.get("key", "").strip()
     value = request.POST.get("value", "")
-    try:
-        validate_config_key(key)  # a typo is reported now, not after queueing
-    except UserError as error:
-        messages.error(request, str(error))
-        return _app_page(app, "config")
-    return _start_action(request, app, "config", {"set": {key: value}, "unset": []},
-                         f"Set {key}", "config")
+    return _start_action(request, app, lambda: actions.start_config_change(
+        app, request.user, {key: value}, []), "config")
 
 
 @login_required
@@ -216,8 +198,8 @@ def config_set(request: HttpRequest, name: str) -> HttpResponse:
 def config_unset(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     key = request.POST.get("key", "")
-    return _start_action(request, app, "config", {"set": {}, "unset": [key]},
-                         f"Unset {key}", "config")
+    return _start_action(request, app, lambda: actions.start_config_change(
+        app, request.user, {}, [key]), "config")
 
 
 @login_required
@@ -233,9 +215,8 @@ def scale(request: HttpRequest, name: str) -> HttpResponse:
         except ValueError:
             messages.error(request, f"{raw!r} is not a number of instances")
             return _app_page(app, "processes")
-    summary = ", ".join(f"{ptype}={n}" for ptype, n in sorted(quantities.items()))
-    return _start_action(request, app, "scale", {"quantities": quantities},
-                         f"Scale to {summary}", "processes")
+    return _start_action(request, app, lambda: actions.start_scale(
+        app, request.user, quantities), "processes")
 
 
 @login_required
@@ -246,22 +227,17 @@ def resize(request: HttpRequest, name: str) -> HttpResponse:
     process_type = request.POST.get("process_type", "")
     memory = request.POST.get("memory", "").strip()
     cpus = request.POST.get("cpus", "").strip()
-    shown = ", ".join([f"memory {memory or 'unlimited'}", f"cpus {cpus or 'unlimited'}"])
-    return _start_action(request, app, "resize",
-                         {"process_type": process_type, "memory": memory, "cpus": cpus},
-                         f"Resize {process_type}: {shown}", "processes")
+    return _start_action(request, app, lambda: actions.start_resize(
+        app, request.user, process_type, memory, cpus), "processes")
 
 
 @login_required
 @require_POST
 def rollback(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        raise Http404("no such release") from None
-    return _start_action(request, app, "rollback", {"version": version},
-                         f"Roll back to v{version}", "releases")
+    version = request.POST.get("version", "")
+    return _start_action(request, app, lambda: actions.start_rollback(
+        app, request.user, version), "releases")
 
 
 @login_required
@@ -270,9 +246,8 @@ def volume_add(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     volume = request.POST.get("name", "").strip()
     mount_path = request.POST.get("mount_path", "").strip()
-    return _start_action(request, app, "storage:add",
-                         {"name": volume, "mount_path": mount_path},
-                         f"Mount {volume} at {mount_path}", "storage")
+    return _start_action(request, app, lambda: actions.start_volume_add(
+        app, request.user, volume, mount_path), "storage")
 
 
 @login_required
@@ -281,9 +256,8 @@ def volume_remove(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     volume = request.POST.get("name", "")
     delete_data = request.POST.get("delete_data") == "1"
-    return _start_action(request, app, "storage:remove",
-                         {"name": volume, "delete_data": delete_data},
-                         f"{'Remove' if delete_data else 'Unmount'} volume {volume}", "storage")
+    return _start_action(request, app, lambda: actions.start_volume_remove(
+        app, request.user, volume, delete_data), "storage")
 
 
 @login_required
@@ -337,10 +311,8 @@ def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def collaborator_add(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
-    if not applications.can_administer(app, request.user):
-        raise Http404("no such app")
     username = request.POST.get("username", "").strip()
-    _run_action(request, lambda: applications.add_collaborator(app, username),
+    _run_action(request, lambda: applications.add_collaborator(app, username, by=request.user),
                 f"{username} can now change {app.name}.")
     return _app_page(app, "access")
 
@@ -349,10 +321,9 @@ def collaborator_add(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def collaborator_remove(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
-    if not applications.can_administer(app, request.user):
-        raise Http404("no such app")
     username = request.POST.get("username", "")
-    _run_action(request, lambda: applications.remove_collaborator(app, username),
+    _run_action(request, lambda: applications.remove_collaborator(app, username,
+                                                                  by=request.user),
                 f"Removed {username}.")
     return _app_page(app, "access")
 
@@ -362,10 +333,11 @@ def collaborator_remove(request: HttpRequest, name: str) -> HttpResponse:
 def app_destroy(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     if not applications.can_administer(app, request.user):
-        raise Http404("no such app")
+        raise Http404("no such app")  # not even the confirmation hint for collaborators
     if request.POST.get("confirm", "") != app.name:
         messages.error(request, f"Type {app.name} to confirm destroying it.")
         return _app_page(app, "danger")
-    if _run_action(request, lambda: applications.destroy_app(app), f"Destroyed {name}."):
+    if _run_action(request, lambda: applications.destroy_app(app, request.user),
+                   f"Destroyed {name}."):
         return redirect("webui:app-list")
     return _app_page(app, "danger")

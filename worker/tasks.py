@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from paas.core import actionlog, builds, reconcile
+from paas.core import actions, builds, reconcile
 
 
 @shared_task(name="worker.tasks.run_build")
@@ -24,4 +24,4 @@ def reroute_moved_ports() -> None:
 # settings) keep a worker from hoarding them. run_action never runs one action twice.
 @shared_task(name="worker.tasks.run_action")
 def run_action(action_id: str) -> None:
-    actionlog.run_action(action_id)
+    actions.run_action(action_id)

@@ -14,13 +14,9 @@ from django.conf import settings
 
 from paas.core.buildlog import follow_lines, log_path, stream_key
 from paas.core.models import App, Build
-from paas.core.redis_client import get_redis
+from paas.core.platform import platform
 
 logger = logging.getLogger(__name__)
-
-# A follower gives up after the longest a build may take, plus the time it may wait in line.
-FOLLOW_LIMIT_SECONDS_EXTRA = 15 * 60
-
 
 def build_log_lines(build: Build) -> Iterator[str | None]:
     """Yield the lines of ``build``'s log, following it live while it runs.
@@ -32,9 +28,8 @@ def build_log_lines(build: Build) -> Iterator[str | None]:
     if build.is_finished:
         yield from _file_lines(path)
         return
-    limit = settings.PAAS_BUILD_TIMEOUT + FOLLOW_LIMIT_SECONDS_EXTRA
     try:
-        yield from follow_lines(get_redis(), stream_key(build.pk), limit)
+        yield from follow_lines(platform().redis, stream_key(build.pk))
     except redis.RedisError as error:
         # Without Redis there is no live view; the file holds what was written so far.
         logger.warning("following build %s: %s", build.pk, error)

@@ -65,7 +65,7 @@ def build(value: Build) -> dict[str, Any]:
 
 
 def instance(value: Instance) -> dict[str, Any]:
-    return {"name": value.name, "process_type": value.process_type, "number": value.number,
+    return {"name": value.label, "process_type": value.process_type, "number": value.number,
             "release": f"v{value.release}", "state": value.state, "port": value.port}
 
 

@@ -13,22 +13,16 @@ from paas.api import serializers
 from paas.api.auth import api_view, read_json
 from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.api.openapi import openapi_document
-from paas.core import actionlog, applications, buildcache, buildguard, volumes
+from paas.core import actionlog, actions, applications, buildcache, buildguard, processes
 from paas.core.actionlog import Action
 from paas.core.models import App
-from paas.errors import Forbidden, NotFound, UserError
-from paas.names import validate_config_key
+from paas.errors import NotFound, UserError
 
 MAX_LOG_TAIL = 10_000
 
 
 def _summary(app: App) -> dict[str, Any]:
     return serializers.app_summary(applications.app_summary(app))
-
-
-def _require_admin(app: App, user, action: str) -> None:
-    if not applications.can_administer(app, user):
-        raise Forbidden(f"only the owner of {app.name} may {action}")
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:
@@ -57,7 +51,7 @@ def _text_stream(lines: Iterator[str | None]) -> StreamingHttpResponse:
 
 # --- deploy actions ------------------------------------------------------------------------
 # Config changes, scaling, rollback, resizing and storage changes deploy: a worker runs them
-# (see paas.core.actionlog). By default the request waits for the outcome and answers as a
+# (see paas.core.actions). By default the request waits for the outcome and answers as a
 # synchronous call would; with "Prefer: respond-async" it answers 202 at once, with the action
 # (its status URL in Location, its live log at <url>/log).
 
@@ -71,10 +65,11 @@ def _action_url(request: HttpRequest, action: Action) -> str:
     return request.build_absolute_uri(f"/api/apps/{action.app}/actions/{action.id}")
 
 
-def _deploy(request: HttpRequest, user, app: App, kind: str, params: dict, description: str,
+def _deploy(request: HttpRequest, app: App, action: Action,
             outcome: Callable[[App, Action], dict | list],
             status: int = 200) -> HttpResponse | dict | list:
-    action = actionlog.start_action(app, user, kind, params, description)
+    """Answer for a started ``action``: at once (202) if the client prefers, else once it ends
+    with ``outcome``, or its error."""
     if prefers_async(request):
         url = _action_url(request, action)
         response = JsonResponse(serializers.action(action, url), status=202)
@@ -135,8 +130,7 @@ def show_app(request: HttpRequest, user, name: str) -> dict[str, Any]:
 
 def destroy_app(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
-    _require_admin(app, user, "destroy it")
-    applications.destroy_app(app)
+    applications.destroy_app(app, user)
     return {"destroyed": name}
 
 
@@ -156,21 +150,14 @@ def change_config(request: HttpRequest, user, name: str) -> dict[str, Any]:
     body = read_json(request)
     changes = _string_map(body.get("set", {}), "set")
     unset = _string_list(body.get("unset", []), "unset")
-    for key in [*changes, *unset]:
-        validate_config_key(key)  # a typo is refused now, not in the worker
-    if not changes and not unset:
-        raise UserError("give config vars to 'set' or 'unset'", code="invalid_request")
-    parts = [f"Set {', '.join(sorted(changes))}"] if changes else []
-    if unset:
-        parts.append(f"Unset {', '.join(sorted(unset))}")
+    action = actions.start_config_change(app, user, changes, unset)
 
     def outcome(app: App, action: Action) -> dict[str, Any]:
         release = _made_release(app, action)
         return {"config": dict(app.config),
                 "release": serializers.release(release) if release else None}
 
-    return _deploy(request, user, app, "config", {"set": changes, "unset": unset},
-                   "; ".join(parts), outcome)
+    return _deploy(request, app, action, outcome)
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -190,12 +177,8 @@ def show_formation(request: HttpRequest, user, name: str) -> dict[str, Any]:
 
 def change_formation(request: HttpRequest, user, name: str) -> HttpResponse | dict:
     app = applications.get_app(name, user)
-    quantities = read_json(request)
-    if not quantities:
-        raise UserError("give quantities, like {\"web\": 2}", code="invalid_request")
-    summary = ", ".join(f"{ptype}={n}" for ptype, n in sorted(quantities.items()))
-    return _deploy(request, user, app, "scale", {"quantities": quantities},
-                   f"Scale to {summary}", lambda app, action: _formation(app))
+    action = actions.start_scale(app, user, read_json(request))
+    return _deploy(request, app, action, lambda app, action: _formation(app))
 
 
 def _limit(body: dict, field: str) -> str | float | None:
@@ -209,19 +192,9 @@ def _limit(body: dict, field: str) -> str | float | None:
 def resize(request: HttpRequest, user, name: str, process_type: str) -> HttpResponse | dict:
     app = applications.get_app(name, user)
     body = read_json(request)
-    memory, cpus = _limit(body, "memory"), _limit(body, "cpus")
-    if memory is None and cpus is None:
-        raise UserError("give 'memory' (like \"256m\") and/or 'cpus' (like 0.5); \"\" "
-                        "removes a limit", code="invalid_request")
-    if isinstance(memory, int | float):
-        raise UserError("'memory' needs a unit, like \"256m\"", code="invalid_limit")
-    parts = [f"memory {memory or 'unlimited'}"] if memory is not None else []
-    if cpus is not None:
-        parts.append(f"cpus {cpus or 'unlimited'}")
-    return _deploy(request, user, app, "resize",
-                   {"process_type": process_type, "memory": memory, "cpus": cpus},
-                   f"Resize {process_type}: {', '.join(parts)}",
-                   lambda app, action: _formation(app))
+    action = actions.start_resize(app, user, process_type, _limit(body, "memory"),
+                                  _limit(body, "cpus"))
+    return _deploy(request, app, action, lambda app, action: _formation(app))
 
 
 def run(request: HttpRequest, user, name: str) -> dict[str, Any]:
@@ -229,9 +202,7 @@ def run(request: HttpRequest, user, name: str) -> dict[str, Any]:
     command = read_json(request).get("command")
     if not isinstance(command, str) or not command.strip():
         raise UserError("give the 'command' to run", code="invalid_request")
-    from paas.core.processes import run_command  # added by the runtime work
-
-    result = run_command(app, command, user=user)
+    result = processes.run_command(app, command, user=user)
     return {"exit_code": result.exit_code, "output": result.output}
 
 
@@ -257,14 +228,11 @@ def list_releases(request: HttpRequest, user, name: str) -> list[dict[str, Any]]
 def rollback(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
     version = read_json(request).get("version")
-    if isinstance(version, str) and version.lower().startswith("v"):
-        version = version[1:]
-    try:
-        number = int(version)
-    except (TypeError, ValueError):
+    if not isinstance(version, int | str):
         raise UserError("give the 'version' to roll back to, like \"v3\"",
-                        code="invalid_request") from None
-    return _deploy(request, user, app, "rollback", {"version": number}, f"Roll back to v{number}",
+                        code="invalid_request")
+    action = actions.start_rollback(app, user, version)
+    return _deploy(request, app, action,
                    lambda app, action: serializers.release(_made_release(app, action)),
                    status=201)
 
@@ -316,25 +284,19 @@ def add_volume(request: HttpRequest, user, name: str) -> HttpResponse | dict:
     volume_name, mount_path = body.get("name"), body.get("mount_path")
     if not isinstance(volume_name, str) or not isinstance(mount_path, str):
         raise UserError("give the volume's 'name' and 'mount_path'", code="invalid_request")
-    volumes.validate_mount_path(mount_path)
+    action = actions.start_volume_add(app, user, volume_name, mount_path)
 
     def outcome(app: App, action: Action) -> dict[str, Any]:
         return serializers.volume(app.volumes.get(name=volume_name))
 
-    return _deploy(request, user, app, "storage:add",
-                   {"name": volume_name, "mount_path": mount_path},
-                   f"Mount {volume_name} at {mount_path}", outcome, status=201)
+    return _deploy(request, app, action, outcome, status=201)
 
 
 def remove_volume(request: HttpRequest, user, name: str, volume: str) -> HttpResponse | dict:
     app = applications.get_app(name, user)
-    if not app.volumes.filter(name=volume).exists():
-        raise NotFound(f"{app.name} has no volume {volume!r}", code="volume_not_found")
     delete_data = request.GET.get("delete_data") in ("1", "true", "yes")
-    what = "Remove" if delete_data else "Unmount"
-    return _deploy(request, user, app, "storage:remove",
-                   {"name": volume, "delete_data": delete_data},
-                   f"{what} volume {volume}",
+    action = actions.start_volume_remove(app, user, volume, delete_data)
+    return _deploy(request, app, action,
                    lambda app, action: {"removed": volume, "data_deleted": delete_data})
 
 
@@ -366,18 +328,16 @@ def list_collaborators(request: HttpRequest, user, name: str) -> list[str]:
 
 def add_collaborator(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
-    _require_admin(app, user, "add collaborators")
     username = read_json(request).get("username")
     if not isinstance(username, str):
         raise UserError("give the 'username' to add", code="invalid_request")
-    applications.add_collaborator(app, username)
+    applications.add_collaborator(app, username, by=user)
     return {"collaborators": serializers.collaborators(app)}
 
 
 def remove_collaborator(request: HttpRequest, user, name: str, username: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
-    _require_admin(app, user, "remove collaborators")
-    applications.remove_collaborator(app, username)
+    applications.remove_collaborator(app, username, by=user)
     return {"collaborators": serializers.collaborators(app)}
 
 

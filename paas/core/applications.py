@@ -1,8 +1,9 @@
-"""Creating, finding and destroying apps, and who may see them."""
+"""Creating, finding and destroying apps, and who may see and administer them."""
 
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,10 +12,16 @@ from django.db.models import Prefetch, Q
 
 from paas.core.buildcache import purge_build_cache
 from paas.core.models import App, Domain, Formation, Release
-from paas.core.platform import get_engine, get_runtime, repo_path
+from paas.core.platform import platform
 from paas.core.reconcile import reconcile_app
-from paas.errors import NotFound, UserError
+from paas.errors import Forbidden, NotFound, UserError
 from paas.names import validate_app_name, validate_hostname
+from paas.runtime.scheduler import Instance
+
+
+def repo_path(app_name: str) -> Path:
+    """Where the app's bare git repository lives."""
+    return settings.PAAS_HOME / "repos" / f"{app_name}.git"
 
 
 def create_app(name: str, owner) -> App:
@@ -79,18 +86,20 @@ def _reroute(app: App) -> None:
     reconcile_app(app)
 
 
-def destroy_app(app: App) -> None:
+def destroy_app(app: App, user) -> None:
     """Stop every container of ``app``; remove its route, release images, build cache, git
     repository and records.
 
-    Builds, releases, formations and domains go with the app (cascade). Raises PlatformError if
-    Docker cannot be reached, before anything is deleted, so a failed destroy can be retried.
+    Builds, releases, formations and domains go with the app (cascade). Raises Forbidden
+    unless ``user`` administers the app, and PlatformError if Docker cannot be reached, before
+    anything is deleted, so a failed destroy can be retried.
     """
-    get_runtime().stop_app(app.name)
-    engine = get_engine()
+    require_admin(app, user, "destroy it")
+    platform().scheduler.remove_app(app.name)
+    images = platform().images
     for image in app.releases.values_list("image", flat=True):
         # Without this a later app of the same name would find v1, v2... of this one.
-        engine.remove_image(image)
+        images.remove_image(image)
     purge_build_cache(app)
     shutil.rmtree(repo_path(app.name), ignore_errors=True)
     app.delete()
@@ -109,8 +118,17 @@ def can_administer(app: App, user) -> bool:
     return bool(user.is_superuser or app.owner_id == user.pk)
 
 
-def add_collaborator(app: App, username: str):
-    """Let ``username`` see and change ``app``. Raises NotFound for an unknown user."""
+def require_admin(app: App, user, what: str) -> None:
+    """Raise Forbidden ("only the owner of shop may destroy it") unless ``user`` administers
+    ``app``. Callers have found the app through ``get_app``, so ``user`` may see it."""
+    if not can_administer(app, user):
+        raise Forbidden(f"only the owner of {app.name} may {what}")
+
+
+def add_collaborator(app: App, username: str, by):
+    """Let ``username`` see and change ``app``. Raises Forbidden unless ``by`` administers the
+    app, NotFound for an unknown user."""
+    require_admin(app, by, "add collaborators")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise NotFound(f"no user {username!r}", code="user_not_found")
@@ -120,8 +138,10 @@ def add_collaborator(app: App, username: str):
     return user
 
 
-def remove_collaborator(app: App, username: str) -> None:
-    """Take ``username``'s access to ``app`` away. Raises NotFound if they were no collaborator."""
+def remove_collaborator(app: App, username: str, by) -> None:
+    """Take ``username``'s access to ``app`` away. Raises Forbidden unless ``by`` administers
+    the app, NotFound if ``username`` was no collaborator."""
+    require_admin(app, by, "remove collaborators")
     user = app.collaborators.filter(username=username).first()
     if user is None:
         raise NotFound(f"{username!r} is not a collaborator of {app.name}",
@@ -180,29 +200,10 @@ def app_url(app: App) -> str:
     return f"http://{app.name}.{settings.PAAS_DOMAIN}{port}/"
 
 
-@dataclass(frozen=True)
-class Instance:
-    """One container of an app as Docker reports it now."""
-
-    process_type: str
-    number: int
-    release: int
-    state: str  # Docker's container status: running, restarting, exited, ...
-    port: int | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.process_type}.{self.number}"
-
-
 def app_instances(app: App) -> list[Instance]:
-    """The containers of ``app`` right now, sorted by process type and number.
+    """The instances of ``app`` right now, sorted by process type and number.
 
-    Raises PlatformError(docker_down) when Docker cannot be reached.
+    Raises PlatformError(docker_down) when the engine cannot be reached.
     """
-    found = [
-        Instance(process_type=i.process_type, number=i.instance, release=i.release,
-                 state=i.container.status, port=i.host_port())
-        for i in get_engine().instances(app.name)
-    ]
-    return sorted(found, key=lambda i: (i.process_type, i.number, i.release))
+    return sorted(platform().scheduler.instances(app.name),
+                  key=lambda i: (i.process_type, i.number, i.release))

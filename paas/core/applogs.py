@@ -1,7 +1,7 @@
 """App logs: what every instance of an app printed, across releases, readable and followable.
 
-Docker keeps a container's log only as long as the container; the runtime appends it to
-``PAAS_HOME/logs/apps/<app>/v<release>/<type>.<n>.log`` (with Docker's timestamps) before it
+Docker keeps a container's log only as long as the container; the scheduler appends it to
+``<saved_logs_dir(app)>/v<release>/<type>.<n>.log`` (with Docker's timestamps) before it
 removes the container. Reading merges those files with the live containers' logs by time.
 Lines come out as ``web.1 | <text>``.
 
@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paas.core.models import App, Release
-from paas.core.platform import get_engine, get_runtime
+from paas.core.platform import platform
 from paas.errors import UserError
-from paas.runtime.docker_containers import RunningInstance
-from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.scheduler import Instance, Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +52,10 @@ def _saved_lines(app_dir: Path, release: int | None) -> Iterator[tuple[str, str]
                 yield stamp, f"{label} | {text}"
 
 
-def _live_lines(engine: DockerEngine, instances: list[RunningInstance]
+def _live_lines(scheduler: Scheduler, instances: list[Instance]
                 ) -> Iterator[tuple[str, str]]:
     for instance in instances:
-        for raw in engine.logs(instance):
+        for raw in scheduler.logs(instance):
             stamp, text = _split(raw)
             yield stamp, f"{instance.label} | {text}"
 
@@ -71,29 +70,28 @@ def app_logs(app: App, tail: int = 100, follow: bool = False,
     """
     if isinstance(tail, bool) or not isinstance(tail, int) or not 0 <= tail <= MAX_TAIL:
         raise UserError(f"invalid tail {tail!r}: use 0 to {MAX_TAIL}", code="invalid_tail")
-    engine = get_engine()
-    runtime = get_runtime()
+    scheduler = platform().scheduler
     started_at = time.time()
-    instances = [i for i in engine.instances(app.name)
+    instances = [i for i in scheduler.instances(app.name)
                  if release is None or i.release == release]
-    saved = sorted(_saved_lines(runtime.app_logs_dir / app.name, release))
-    live = sorted(_live_lines(engine, instances))
+    saved = sorted(_saved_lines(scheduler.saved_logs_dir(app.name), release))
+    live = sorted(_live_lines(scheduler, instances))
     merged = list(heapq.merge(saved, live))
     for _stamp, line in merged[len(merged) - tail:] if tail else []:
         yield line
     if follow:
-        yield from _follow(engine, app.name, release, started_at)
+        yield from _follow(scheduler, app.name, release, started_at)
 
 
-def _follow(engine: DockerEngine, app: str, release: int | None,
+def _follow(scheduler: Scheduler, app: str, release: int | None,
             since: float) -> Iterator[str]:
     """New lines of every instance of ``app``, including instances started later."""
     lines: queue.Queue[str] = queue.Queue(maxsize=10_000)
     followed: set[str] = set()
     stop = threading.Event()
 
-    def pump(instance: RunningInstance, start: float) -> None:
-        for raw in engine.logs(instance, follow=True, since=start):
+    def pump(instance: Instance, start: float) -> None:
+        for raw in scheduler.logs(instance, follow=True, since=start):
             if stop.is_set():
                 return
             _stamp, text = _split(raw)
@@ -102,12 +100,12 @@ def _follow(engine: DockerEngine, app: str, release: int | None,
     try:
         first = True
         while True:
-            for instance in engine.instances(app):
+            for instance in scheduler.instances(app):
                 if release is not None and instance.release != release:
                     continue
-                if instance.container.id in followed:
+                if instance.id in followed:
                     continue
-                followed.add(instance.container.id)
+                followed.add(instance.id)
                 # Containers there from the start continue where the tail ended; later ones
                 # are read from their beginning.
                 start = since if first else 0
@@ -130,14 +128,15 @@ def prune_release_logs(app: App, keep: int) -> list[int]:
     As with images (``paas.core.releases.prune_images``): the current release's logs and
     those of a release that still has containers are kept whatever their age.
     """
-    app_dir = get_runtime().app_logs_dir / app.name
+    scheduler = platform().scheduler
+    app_dir = scheduler.saved_logs_dir(app.name)
     if not app_dir.is_dir():
         return []
     kept = set(app.releases.exclude(status=Release.Status.CURRENT)
                .order_by("-number").values_list("number", flat=True)[:keep])
     kept |= set(app.releases.filter(status=Release.Status.CURRENT)
                 .values_list("number", flat=True))
-    kept |= {instance.release for instance in get_engine().instances(app.name)}
+    kept |= {instance.release for instance in scheduler.instances(app.name)}
     removed = []
     for release_dir in app_dir.glob("v*"):
         number = release_dir.name[1:]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from paas.core.buildlog import end_stream, stream_key
 from paas.core.models import Build
-from paas.core.redis_client import get_redis
+from paas.core.platform import platform
 from paas.errors import UserError
 from paas.procfs import children
 
@@ -54,7 +54,7 @@ class BuildWatch:
         self.building.set()
 
     def cancel_requested(self) -> bool:
-        return bool(get_redis().exists(cancel_key(self.build_id)))
+        return bool(platform().redis.exists(cancel_key(self.build_id)))
 
     def image_built(self) -> None:
         """The build moves on to release and deploy. Raises BuildCancelled if it was cancelled
@@ -68,7 +68,7 @@ class BuildWatch:
 def watch(build_id: int) -> Iterator[BuildWatch]:
     """Keep the build's heartbeat fresh and act on a cancel request while the block runs (from
     a thread: the build itself blocks for minutes in docker calls)."""
-    client = get_redis()
+    client = platform().redis
     key = heartbeat_key(build_id)
     build_watch = BuildWatch(build_id)
     stop = threading.Event()
@@ -109,14 +109,15 @@ def _kill_child_processes() -> None:
 def fail_if_worker_lost(build_id: int) -> bool:
     """Mark build ``build_id`` failed if it is running but its worker stopped heart-beating,
     and end its log so a waiting push reports it. Returns whether it did."""
-    if get_redis().exists(heartbeat_key(build_id)):
+    if platform().redis.exists(heartbeat_key(build_id)):
         return False
     failed = Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(
         status=Build.Status.FAILED, finished_at=timezone.now(), error_code="worker_lost",
         error_message=WORKER_LOST_MESSAGE)
     if failed:
         logger.warning("build %s lost its worker", build_id)
-        end_stream(get_redis(), stream_key(build_id), Build.Status.FAILED, WORKER_LOST_MESSAGE)
+        end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED,
+                   WORKER_LOST_MESSAGE)
     return bool(failed)
 
 
@@ -131,7 +132,8 @@ def cancel_build(build: Build) -> str:
         status=Build.Status.CANCELLED, finished_at=timezone.now(), error_code="cancelled",
         error_message=CANCELLED_MESSAGE)
     if cancelled:
-        end_stream(get_redis(), stream_key(build.pk), Build.Status.CANCELLED, CANCELLED_MESSAGE)
+        end_stream(platform().redis, stream_key(build.pk), Build.Status.CANCELLED,
+                   CANCELLED_MESSAGE)
         return Build.Status.CANCELLED
     build.refresh_from_db()
     if build.is_finished:
@@ -139,5 +141,5 @@ def cancel_build(build: Build) -> str:
     if build.image_id:
         raise UserError(f"build {build.pk} is deploying its release and cannot be cancelled",
                         code="build_deploying")
-    get_redis().set(cancel_key(build.pk), "1", ex=HEARTBEAT_TTL_SECONDS * 30)
+    platform().redis.set(cancel_key(build.pk), "1", ex=HEARTBEAT_TTL_SECONDS * 30)
     return build.status

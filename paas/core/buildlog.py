@@ -1,9 +1,10 @@
-"""Build logs: every line goes to a Redis stream (for live followers) and to a file (to keep).
+"""Log streams: every line of a build (or of a deploy action) goes to a Redis stream for live
+followers; a build's lines also go to a file, to keep.
 
-The stream ends with an ``end`` entry carrying the build's final status, so a follower (the git
-receiver relaying to ``git push``, the dashboard) knows when to stop. A build ends as soon as
-its release serves; what the worker logs after that (old containers draining) goes to the file
-only.
+The stream ends with an ``end`` entry carrying the final status, so a follower (the git
+receiver relaying to ``git push``, the dashboard, the API) knows when to stop. A build ends as
+soon as its release serves; what the worker logs after that (old containers draining) goes to
+the file only.
 """
 
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from django.conf import settings
 
 STREAM_TTL_SECONDS = 24 * 3600
 
@@ -74,19 +76,26 @@ def end_stream(client: redis.Redis, key: str, status: str, message: str = "") ->
     client.expire(key, STREAM_TTL_SECONDS)
 
 
-def follow(client: redis.Redis, build_id: int, block_ms: int = 1000) -> Iterator[LogEvent | None]:
-    """Yield the build's log events from the start until its ``end`` event.
-
-    Yields None whenever ``block_ms`` passes without news, so callers can check timeouts or
-    keep a connection alive.
-    """
-    return follow_stream(client, stream_key(build_id), block_ms)
+# How long a follower may wait its turn: a push waits for the one before it, and a queued
+# build or action for a free worker.
+QUEUE_WAIT_SECONDS = 15 * 60
 
 
-def follow_lines(client: redis.Redis, key: str, limit_seconds: float
+def follow_limit_seconds() -> float:
+    """How long anyone waits at most for a build's or a deploy action's log to end: the
+    longest a build, its release phase and its health checks may take, plus waiting in line.
+    Followers give up after this, and the push lock expires after it."""
+    return (settings.PAAS_BUILD_TIMEOUT + settings.PAAS_RELEASE_TIMEOUT
+            + settings.PAAS_HEALTHCHECK_TIMEOUT + QUEUE_WAIT_SECONDS)
+
+
+def follow_lines(client: redis.Redis, key: str, limit_seconds: float | None = None
                  ) -> Iterator[str | None]:
-    """The lines of log stream ``key``, live until its end or ``limit_seconds`` pass; None
-    on each idle second (for keep-alives). Raises redis.RedisError if Redis fails."""
+    """The lines of log stream ``key``, live until its end or ``limit_seconds`` (by default
+    ``follow_limit_seconds()``) pass; None on each idle second (for keep-alives). Raises
+    redis.RedisError if Redis fails."""
+    if limit_seconds is None:
+        limit_seconds = follow_limit_seconds()
     deadline = time.monotonic() + limit_seconds
     for event in follow_stream(client, key):
         if event is None:

@@ -2,15 +2,16 @@
 
 ``start_build`` records the Build and hands its id to a Celery worker; the worker calls
 ``run_build``, which exports the tree, builds the image, creates the release and deploys it.
-Every step's output goes to the build log that the pusher sees live.
+Every step's output goes to the build log that the pusher sees live: ``build_pushed_commit``
+queues the build of a push and relays that log until the build ends.
 """
 
-import hashlib
 import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -18,34 +19,84 @@ from django.utils import timezone
 
 from paas.build.builders import BuildJob, detect_builder, process_types_for
 from paas.build.source import checkout
-from paas.core.buildguard import CANCELLED_MESSAGE, BuildCancelled, BuildWatch, watch
-from paas.core.buildlog import BuildLogWriter, log_path
+from paas.core.applications import app_url, repo_path
+from paas.core.buildcache import cache_id
+from paas.core.buildguard import (
+    CANCELLED_MESSAGE,
+    BuildCancelled,
+    BuildWatch,
+    fail_if_worker_lost,
+    watch,
+)
+from paas.core.buildlog import (
+    BuildLogWriter,
+    follow_limit_seconds,
+    follow_stream,
+    log_path,
+    stream_key,
+)
 from paas.core.models import App, Build, Release
-from paas.core.platform import get_engine, repo_path
-from paas.core.redis_client import get_redis
-from paas.core.releases import create_release, deploy_release, image_repository
+from paas.core.platform import platform
+from paas.core.releases import create_release, deploying, image_repository
 from paas.errors import PaasError, UserError
+from paas.runtime.scheduler import Log
 
 logger = logging.getLogger(__name__)
 
 RUN_BUILD_TASK = "worker.tasks.run_build"
+# How many quiet seconds pass between checks that a running build still has its worker.
+LOST_WORKER_CHECK_SECONDS = 5
 
 
 def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
     """Queue a build of ``commit_sha``: the row first, then the task, then its id."""
-    from paas.celery import app as celery_app
-
     build = Build.objects.create(app=app, commit_sha=commit_sha, branch=branch, created_by=user)
-    result = celery_app.send_task(RUN_BUILD_TASK, args=[build.pk])
-    Build.objects.filter(pk=build.pk).update(task_id=result.id)
+    task_id = platform().tasks.send(RUN_BUILD_TASK, [build.pk])
+    Build.objects.filter(pk=build.pk).update(task_id=task_id)
     return build
 
 
-def cache_id(app: App) -> str:
-    """The name of the app's build cache. It includes the installation (PAAS_HOME), because
-    BuildKit's cache is dockerd-wide and two installations may both have an app "shop" #1."""
-    installation = hashlib.sha256(str(settings.PAAS_HOME).encode()).hexdigest()[:8]
-    return f"paas-{installation}-{app.name}-{app.pk}"
+@dataclass(frozen=True)
+class BuildOutcome:
+    """How a build ended, as its log's ``end`` entry says."""
+
+    build_id: int
+    status: str
+    message: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == Build.Status.SUCCEEDED
+
+
+def build_pushed_commit(app: App, commit_sha: str, user, branch: str, say: Log
+                        ) -> BuildOutcome:
+    """Build and deploy a pushed commit: queue it, relay its log to ``say`` line by line, and
+    return how it ended once its release serves (or the build failed).
+
+    The caller holds the app's ``push`` lock (see ``paas.core.locks``). A build whose worker
+    died is failed (``worker_lost``) after a few quiet seconds; one that outlives
+    ``follow_limit_seconds`` is reported failed to the pusher.
+    """
+    build = start_build(app, commit_sha, user, branch)
+    say(f"-----> Build {build.pk} queued for {app.name}")
+    deadline = time.monotonic() + follow_limit_seconds()
+    quiet_seconds = 0
+    for event in follow_stream(platform().redis, stream_key(build.pk)):
+        if event is None:
+            if time.monotonic() > deadline:
+                return BuildOutcome(build.pk, Build.Status.FAILED,
+                                    "timed out waiting for the build to finish")
+            quiet_seconds += 1
+            if quiet_seconds % LOST_WORKER_CHECK_SECONDS == 0:
+                # Ends the log (and so this loop) if the build's worker died.
+                fail_if_worker_lost(build.pk)
+            continue
+        quiet_seconds = 0
+        if event.kind == "end":
+            return BuildOutcome(build.pk, event.status, event.text)
+        say(event.text)
+    return BuildOutcome(build.pk, Build.Status.FAILED, "the build log ended unexpectedly")
 
 
 def _read_app_json(source_dir: Path) -> dict:
@@ -78,43 +129,52 @@ def run_build(build_id: int) -> None:
 
 def _run(build: Build, build_watch: BuildWatch) -> None:
     app = build.app
-    log = BuildLogWriter(get_redis(), build.pk, log_path(settings.PAAS_HOME, app.name, build.pk))
+    log = BuildLogWriter(platform().redis, build.pk,
+                         log_path(settings.PAAS_HOME, app.name, build.pk))
     Build.objects.filter(pk=build.pk).update(status=Build.Status.RUNNING,
                                              started_at=timezone.now())
-
-    def serving(release: Release) -> None:
-        url = f"http://{app.name}.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/"
-        log(f"-----> Released {release.version}: {url}")
-        _end(build, log, Build.Status.SUCCEEDED)
-
-    status, message = Build.Status.FAILED, ""
     try:
-        _build_and_release(build, log, build_watch, on_serving=serving)
-        status = Build.Status.SUCCEEDED
-    except Exception as error:
-        if not log.ended and build_watch.cancel_requested():
-            # However the build stopped (its client killed, or at image_built), it was asked to.
-            status, message = Build.Status.CANCELLED, CANCELLED_MESSAGE
-            _record_failure(build, BuildCancelled.code, message)
-            log(f" !     {message}")
-        elif log.ended:
-            # The release serves and the push has returned: what failed afterwards (such as
-            # pruning old images) does not make the build fail.
-            logger.exception("build %s: a step after the release served failed", build.pk)
-            log(f"       after the release: {error}")
-        else:
-            message = _failure_message(build, error)
-            log(f" !     {message}")
+        try:
+            release = _build_release(build, log, build_watch)
+        except Exception as error:
+            if build_watch.cancel_requested():
+                # However the build stopped (its client killed, or at image_built), it was
+                # asked to.
+                _record_failure(build, BuildCancelled.code, CANCELLED_MESSAGE)
+                _end(build, log, Build.Status.CANCELLED, CANCELLED_MESSAGE)
+            else:
+                _end(build, log, Build.Status.FAILED, _failure_message(build, error))
+            return
+        _deploy(build, release, log)
     finally:
-        _end(build, log, status, message)
         log.close()
-        get_engine().remove_image(_build_tag(build))
+        platform().images.remove_image(_build_tag(build))
+
+
+def _deploy(build: Build, release: Release, log: BuildLogWriter) -> None:
+    """Deploy the build's release; the build succeeds as soon as the release serves, and the
+    old containers retire after that."""
+    log(f"-----> Deploying {release.version}")
+    served = False
+    try:
+        with deploying(release, log):
+            served = True
+            log(f"-----> Released {release.version}: {app_url(build.app)}")
+            _end(build, log, Build.Status.SUCCEEDED)
+    except Exception as error:
+        if not served:
+            _end(build, log, Build.Status.FAILED, _failure_message(build, error))
+            return
+        # The release serves and the push has returned: what failed afterwards (such as
+        # pruning old images) does not make the build fail.
+        logger.exception("build %s: a step after the release served failed", build.pk)
+        log(f"       after the release: {error}")
 
 
 def _end(build: Build, log: BuildLogWriter, status: str, message: str = "") -> None:
-    """Record how ``build`` ended and end its log stream; once (later calls do nothing)."""
-    if log.ended:
-        return
+    """Record how ``build`` ended and end its log stream (the pusher stops waiting there)."""
+    if message:
+        log(f" !     {message}")
     Build.objects.filter(pk=build.pk, status=Build.Status.RUNNING).update(
         status=status, finished_at=timezone.now())
     log.end(status, message)
@@ -142,8 +202,8 @@ def _record_failure(build: Build, code: str, message: str) -> None:
     Build.objects.filter(pk=build.pk).update(error_code=code, error_message=message)
 
 
-def _build_and_release(build: Build, log: BuildLogWriter, build_watch: BuildWatch,
-                        on_serving: Callable[[Release], None]) -> Release:
+def _build_release(build: Build, log: BuildLogWriter, build_watch: BuildWatch) -> Release:
+    """Build the image of ``build`` and record its (pending) release."""
     app = build.app
     log(f"-----> Building {app.name} from {build.short_sha} ({build.branch})")
     scratch = Path(tempfile.mkdtemp(prefix="paas-build-"))
@@ -154,7 +214,7 @@ def _build_and_release(build: Build, log: BuildLogWriter, build_watch: BuildWatc
             Build.objects.filter(pk=build.pk).update(builder=builder.name)
             job = BuildJob(
                 app=app.name, source_dir=source_dir, tag=_build_tag(build),
-                engine=get_engine(), log=log, timeout=settings.PAAS_BUILD_TIMEOUT,
+                engine=platform().images, log=log, timeout=settings.PAAS_BUILD_TIMEOUT,
                 ca_bundle=Path(settings.PAAS_BUILD_CA_BUNDLE),
                 stack_image=settings.PAAS_STACK_IMAGE, cache_id=cache_id(app),
                 config=dict(app.config), scratch_dir=scratch,
@@ -169,9 +229,6 @@ def _build_and_release(build: Build, log: BuildLogWriter, build_watch: BuildWatc
     Build.objects.filter(pk=build.pk).update(image_id=result.image_id)
     types = ", ".join(sorted(process_types))
     log(f"-----> Image built; process types: {types}")
-    release = create_release(app, result.image_id, app.config, process_types,
-                             f"Deploy {build.short_sha}", user=build.created_by, build=build,
-                             app_json=app_json)
-    log(f"-----> Deploying {release.version}")
-    deploy_release(release, log, on_serving=on_serving)
-    return release
+    return create_release(app, result.image_id, app.config, process_types,
+                          f"Deploy {build.short_sha}", user=build.created_by, build=build,
+                          app_json=app_json)

@@ -2,13 +2,15 @@
 
 import os
 import re
-from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 
 from paas.core.models import App, Formation
+from paas.core.releases import deploy_release
 from paas.errors import UserError
 from paas.names import validate_process_type
+from paas.runtime.scheduler import Log, ignore
 
 MAX_INSTANCES = 20
 # Docker refuses memory limits under 6 MiB; anything that small cannot run a process anyway.
@@ -17,10 +19,6 @@ MEMORY_RE = re.compile(r"^([1-9][0-9]{0,6})([kmg])$")
 MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 # The release command runs once per release, never as a scaled process.
 NOT_SCALABLE = frozenset({"release"})
-
-
-def _ignore(_line: str) -> None:
-    pass
 
 
 def _check_process_type(app: App, process_type: str) -> None:
@@ -35,22 +33,24 @@ def _check_process_type(app: App, process_type: str) -> None:
                         f"(known: {known})", code="unknown_process_type")
 
 
-def scale(app: App, quantities: dict[str, int], log: Callable[[str], None] = _ignore) -> None:
-    """Set the quantity of each named process type and converge, without rebuilding.
-
-    Scaling down drains the removed containers (SIGTERM, grace period) after the router stops
-    sending them requests. Raises UserError(invalid_quantity) for a quantity outside
-    0..MAX_INSTANCES, UserError(unknown_process_type) for a type the current release does not
-    define, and what ``deploy_release`` raises.
-    """
-    from paas.core.releases import deploy_release
-
+def check_quantities(app: App, quantities: dict[str, Any]) -> None:
+    """Raise UserError(invalid_quantity) for a quantity outside 0..MAX_INSTANCES, and
+    UserError(unknown_process_type) for a type the current release does not define."""
     for process_type, quantity in quantities.items():
         _check_process_type(app, process_type)
         if isinstance(quantity, bool) or not isinstance(quantity, int) \
                 or not 0 <= quantity <= MAX_INSTANCES:
             raise UserError(f"invalid quantity {quantity!r} for {process_type}: use a whole "
                             f"number from 0 to {MAX_INSTANCES}", code="invalid_quantity")
+
+
+def scale(app: App, quantities: dict[str, int], log: Log = ignore) -> None:
+    """Set the quantity of each named process type and converge, without rebuilding.
+
+    Scaling down drains the removed containers (SIGTERM, grace period) after the router stops
+    sending them requests. Raises what ``check_quantities`` and ``deploy_release`` raise.
+    """
+    check_quantities(app, quantities)
     with transaction.atomic():
         for process_type, quantity in quantities.items():
             Formation.objects.update_or_create(app=app, process_type=process_type,
@@ -88,22 +88,33 @@ def parse_cpus(value: float | int | str) -> float:
     return round(cpus, 2)
 
 
+def check_limits(app: App, process_type: str, memory: str | None,
+                 cpus: float | str | None) -> dict[str, Any]:
+    """The Formation fields that ``memory`` and ``cpus`` set (see ``set_limits``).
+
+    Raises UserError(invalid_limit / unknown_process_type).
+    """
+    _check_process_type(app, process_type)
+    changes: dict[str, Any] = {}
+    if memory is not None:
+        if not isinstance(memory, str):
+            raise UserError(f"invalid memory limit {memory!r}: it needs a unit, like 256m",
+                            code="invalid_limit")
+        changes["memory_limit"] = parse_memory(memory) if memory != "" else ""
+    if cpus is not None:
+        changes["cpu_limit"] = parse_cpus(cpus) if cpus != "" else None
+    return changes
+
+
 def set_limits(app: App, process_type: str, memory: str | None = None,
-               cpus: float | str | None = None, log: Callable[[str], None] = _ignore) -> None:
+               cpus: float | str | None = None, log: Log = ignore) -> None:
     """Set (or, with an empty value, clear) the memory and CPU limit of one process type.
 
     ``None`` leaves a limit as it is; ``""`` removes it. Running containers of that type are
     replaced with zero downtime. Raises UserError(invalid_limit / unknown_process_type) and
     what ``deploy_release`` raises.
     """
-    from paas.core.releases import deploy_release
-
-    _check_process_type(app, process_type)
-    changes: dict = {}
-    if memory is not None:
-        changes["memory_limit"] = parse_memory(memory) if memory != "" else ""
-    if cpus is not None:
-        changes["cpu_limit"] = parse_cpus(cpus) if cpus != "" else None
+    changes = check_limits(app, process_type, memory, cpus)
     if not changes:
         return
     formation, _ = Formation.objects.get_or_create(app=app, process_type=process_type)

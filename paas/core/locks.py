@@ -7,9 +7,7 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from redis.lock import Lock
-
-from paas.core.redis_client import get_redis
+from paas.core.platform import platform
 from paas.errors import PlatformError
 
 
@@ -26,7 +24,7 @@ def app_lock(
     Calls ``on_wait`` once if the lock is busy, then waits up to ``wait`` seconds.
     Raises PlatformError(lock_timeout) if it cannot be had in time.
     """
-    lock = Lock(get_redis(), f"paas:app:{app_name}:{purpose}", timeout=timeout)
+    lock = platform().new_lock(f"paas:app:{app_name}:{purpose}", timeout)
     acquired = lock.acquire(blocking=False)
     if not acquired:
         if on_wait:

@@ -74,13 +74,6 @@ class App(models.Model):
             return self.Status.RUNNING
         return self.Status.STOPPED
 
-    def is_visible_to(self, user) -> bool:
-        if not user.is_authenticated:
-            return False
-        if user.is_superuser or self.owner_id == user.id:
-            return True
-        return self.collaborators.filter(pk=user.pk).exists()
-
 
 class Build(models.Model):
     class Status(models.TextChoices):

@@ -1,40 +1,101 @@
-"""The platform's moving parts (Docker, the router, the runtime), built from settings.
+"""The one handle on the platform's moving parts: the scheduler that runs apps, the images,
+the router, Redis (live logs, locks, action records) and the task queue.
 
-Services call these instead of constructing engines themselves, so tests can swap one in one
-place and nothing below ``paas.core`` ever reads settings.
+Services call ``platform()`` for them instead of building engines themselves. Each process
+(gunicorn, a Celery worker, ``manage.py``: the entry points, which have loaded the settings)
+builds its handle from settings on first use; tests install a fake one with ``install`` in
+one fixture. Nothing below ``paas.core`` reads settings: the engines get what they need here.
 """
 
-from functools import cache
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import redis
+import redis.lock
 from django.conf import settings
 
 from paas.router.nginx import Router
 from paas.runtime.docker_engine import DockerEngine
-from paas.runtime.reconcile import Runtime
+from paas.runtime.docker_images import DockerImages
+from paas.runtime.docker_scheduler import DockerScheduler
+from paas.runtime.scheduler import Scheduler
 
 
-@cache
-def get_engine() -> DockerEngine:
-    return DockerEngine(home=str(settings.PAAS_HOME), base_url=settings.PAAS_DOCKER_URL)
+class Lock(Protocol):
+    """A lock shared by every paas process (redis-py's ``Lock`` is one)."""
+
+    def acquire(self, blocking: bool | None = None,
+                blocking_timeout: float | None = None) -> bool: ...
+
+    def release(self) -> None: ...
 
 
-@cache
-def get_router() -> Router:
+class TaskQueue(Protocol):
+    """Where work for the Celery workers goes."""
+
+    def send(self, task: str, args: list[Any]) -> str:
+        """Queue ``task`` with ``args``; return the task's id. Raises if the broker refuses."""
+        ...
+
+
+class CeleryQueue:
+    def __init__(self, celery_app: Any) -> None:
+        self.celery_app = celery_app
+
+    def send(self, task: str, args: list[Any]) -> str:
+        return str(self.celery_app.send_task(task, args=args).id)
+
+
+@dataclass
+class Platform:
+    scheduler: Scheduler
+    images: DockerImages
+    router: Router
+    redis: redis.Redis
+    tasks: TaskQueue
+    # name, timeout in seconds -> a lock that expires after the timeout.
+    new_lock: Callable[[str, float], Lock]
+
+
+def from_settings() -> Platform:
+    """The platform this installation's settings describe."""
+    from paas.celery import app as celery_app
+
     home = settings.PAAS_HOME
-    return Router(
-        nginx_dir=home / "nginx", log_dir=home / "logs", run_dir=home / "run",
-        port=settings.PAAS_ROUTER_PORT, nginx_binary=settings.PAAS_NGINX_BINARY,
-    )
+    engine = DockerEngine(home=str(home), base_url=settings.PAAS_DOCKER_URL)
+    router = Router(nginx_dir=home / "nginx", log_dir=home / "logs", run_dir=home / "run",
+                    port=settings.PAAS_ROUTER_PORT, nginx_binary=settings.PAAS_NGINX_BINARY)
+    scheduler = DockerScheduler(engine=engine, router=router,
+                                healthcheck_timeout=settings.PAAS_HEALTHCHECK_TIMEOUT,
+                                drain_seconds=settings.PAAS_DRAIN_SECONDS)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def new_lock(name: str, timeout: float) -> Lock:
+        return redis.lock.Lock(client, name, timeout=timeout)
+
+    return Platform(scheduler=scheduler, images=engine, router=router, redis=client,
+                    tasks=CeleryQueue(celery_app), new_lock=new_lock)
 
 
-@cache
-def get_runtime() -> Runtime:
-    return Runtime(
-        engine=get_engine(), router=get_router(),
-        healthcheck_timeout=settings.PAAS_HEALTHCHECK_TIMEOUT,
-        drain_seconds=settings.PAAS_DRAIN_SECONDS,
-    )
+_installed: Platform | None = None
+_building = threading.Lock()
 
 
-def repo_path(app_name: str):
-    return settings.PAAS_HOME / "repos" / f"{app_name}.git"
+def platform() -> Platform:
+    """This process's platform, built from settings the first time it is asked for."""
+    global _installed
+    if _installed is None:
+        with _building:
+            if _installed is None:
+                _installed = from_settings()
+    return _installed
+
+
+def install(replacement: Platform | None) -> Platform | None:
+    """Make ``replacement`` the platform every service uses (None: build from settings again
+    on next use); return the one it replaces. For tests and tools."""
+    global _installed
+    previous, _installed = _installed, replacement
+    return previous

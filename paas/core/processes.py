@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from paas.core.models import App
-from paas.core.platform import get_runtime
+from paas.core.platform import platform
 from paas.core.releases import desired_state
 from paas.errors import UserError
 
@@ -49,6 +49,6 @@ def run_command(app: App, command: str, user=None, timeout: float = DEFAULT_TIME
                         code="no_release")
     logger.info("run in %s %s by %s: %r", app.name, release.version,
                 getattr(user, "username", None) or "system", command)
-    result = get_runtime().run_oneoff(desired_state(release), command, kind="run",
+    result = platform().scheduler.run_oneoff(desired_state(release), command, kind="run",
                                       timeout=timeout)
     return RunResult(result.exit_code, result.output[-MAX_OUTPUT_CHARS:], result.timed_out)

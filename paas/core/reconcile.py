@@ -14,8 +14,6 @@ follow at once rather than at the next reconcile.
 
 import logging
 
-import docker.errors
-import requests.exceptions
 from django.conf import settings
 from django.utils import timezone
 
@@ -23,24 +21,24 @@ from paas.core import processes
 from paas.core.buildguard import fail_if_worker_lost
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Release
-from paas.core.platform import get_engine, get_router, get_runtime
+from paas.core.platform import platform
 from paas.core.releases import desired_state
 from paas.errors import PaasError
-from paas.runtime.docker_containers import RunningInstance
+from paas.runtime.scheduler import Instance
 
 logger = logging.getLogger(__name__)
 
-# Docker restarts a crashed container up to 5 times (see DockerEngine.start); an instance that
-# used 3 of them and is down again is crash-looping, not having a bad moment.
+# The engine restarts a crashed instance a few times (Docker: 5, see DockerEngine.start); an
+# instance that used 3 of them and is down again is crash-looping, not having a bad moment.
 CRASH_LOOP_RESTARTS = 3
 # How long past its timeout a one-off container may live: the worker running it kills and
 # removes it at the timeout, which takes a moment.
 ONEOFF_GRACE_SECONDS = 60
 
 
-def crash_report(instances: list[RunningInstance], release: int) -> str | None:
-    """Why the app counts as crashed, or None: an instance of the current release that Docker
-    restarted CRASH_LOOP_RESTARTS times and that is down (or restarting) again."""
+def crash_report(instances: list[Instance], release: int) -> str | None:
+    """Why the app counts as crashed, or None: an instance of the current release that its
+    engine restarted CRASH_LOOP_RESTARTS times and that is down (or restarting) again."""
     for instance in instances:
         if instance.release != release or instance.running:
             continue
@@ -73,12 +71,13 @@ def reconcile_app(app: App) -> None:
 def _reconcile_release(app: App, release: Release) -> None:
     with app_lock(app.name, "deploy", timeout=settings.PAAS_HEALTHCHECK_TIMEOUT + 600,
                   wait=0.1):
-        report = crash_report(get_engine().instances(app.name), release.number)
+        scheduler = platform().scheduler
+        report = crash_report(scheduler.instances(app.name), release.number)
         if report:
             logger.warning("%s is crash-looping: %s", app.name, report)
             App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
                                                  crash_reason=report)
-        get_runtime().converge(desired_state(release)).run()
+        scheduler.converge(desired_state(release)).run()
 
 
 def reconcile_all() -> None:
@@ -91,12 +90,7 @@ def reconcile_all() -> None:
     """
     for build_id in Build.objects.filter(status=Build.Status.RUNNING).values_list("pk", flat=True):
         fail_if_worker_lost(build_id)
-    engine = get_engine()
-    known = set(App.objects.values_list("name", flat=True))
-    for instance in engine.instances():
-        if instance.app not in known:
-            logger.info("removing orphan container %s", instance.container.name)
-            engine.stop_and_remove(instance, grace_seconds=settings.PAAS_DRAIN_SECONDS)
+    platform().scheduler.remove_orphans(set(App.objects.values_list("name", flat=True)))
     remove_stale_oneoffs()
     for app in App.objects.all():
         reconcile_app(app)
@@ -105,10 +99,10 @@ def reconcile_all() -> None:
     served = set(Release.objects.filter(
         status__in=[Release.Status.CURRENT, Release.Status.DEPLOYING],
     ).values_list("app__name", flat=True))
-    router = get_router()
-    stale = {path.stem for path in router.apps_dir.glob("*.conf")} - served
+    router = platform().router
+    stale = router.routed_apps() - served
     if stale:
-        router.apply(dict.fromkeys(stale))
+        router.remove_routes(stale)
 
 
 def remove_stale_oneoffs() -> list[str]:
@@ -121,9 +115,9 @@ def remove_stale_oneoffs() -> list[str]:
     """
     default_timeout = max(settings.PAAS_RELEASE_TIMEOUT, processes.DEFAULT_TIMEOUT)
     try:
-        removed = get_engine().remove_stale_oneoffs(default_timeout,
-                                                    grace_seconds=ONEOFF_GRACE_SECONDS)
-    except (PaasError, docker.errors.APIError, requests.exceptions.RequestException) as error:
+        removed = platform().scheduler.remove_stale_oneoffs(default_timeout,
+                                                            grace_seconds=ONEOFF_GRACE_SECONDS)
+    except PaasError as error:
         logger.warning("stale one-off containers not checked: %s", error)
         return []
     for name in removed:
@@ -132,30 +126,23 @@ def remove_stale_oneoffs() -> list[str]:
 
 
 def reroute_moved_ports() -> list[str]:
-    """Reconcile the apps whose router lacks the port of a running web container of the
+    """Reconcile the apps whose router lacks the port of a running web instance of the
     current release; return their names.
 
     When Docker restarts a crashed web container it gets a new loopback port, so the router
     would keep sending its share of requests to a dead port until the next full reconcile.
-    This check is cheap enough to run every few seconds (one container listing without
-    inspects, the route files, one query) and reconciles only the apps that need it, under
-    their deploy lock. A container Docker is still restarting is left to Docker (and to the
-    crash-loop report): only a running container with an unrouted port counts.
+    The scheduler's check is cheap enough to run every few seconds; only the apps that need
+    it are reconciled, under their deploy lock.
     """
+    current = list(Release.objects.filter(status=Release.Status.CURRENT).select_related("app"))
     try:
-        running = get_engine().web_ports()
-    except (PaasError, docker.errors.APIError, requests.exceptions.RequestException) as error:
-        logger.warning("routes not checked against Docker: %s", error)
+        moved = platform().scheduler.unrouted_apps(
+            {release.app.name: release.number for release in current})
+    except PaasError as error:
+        logger.warning("routes not checked against the scheduler: %s", error)
         return []
-    router = get_router()
-    moved = []
-    for release in Release.objects.filter(status=Release.Status.CURRENT).select_related("app"):
-        ports = running.get((release.app.name, release.number))
-        routed = router.routed_ports(release.app.name)
-        if not ports or routed is None or set(ports) <= set(routed):
-            continue
-        logger.info("%s: web listens on %s, the router sends to %s; re-routing",
-                    release.app.name, ports, list(routed))
-        moved.append(release.app.name)
-        reconcile_app(release.app)
+    for release in current:
+        if release.app.name in moved:
+            logger.info("%s: re-routing", release.app.name)
+            reconcile_app(release.app)
     return moved

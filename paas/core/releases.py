@@ -5,7 +5,8 @@ creates a new release and deploys it through the same path as a build.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -14,15 +15,13 @@ from django.db.models import Max
 from paas.core.applogs import prune_release_logs
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Formation, Release, Volume
-from paas.core.platform import get_engine, get_runtime
+from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, UserError
 from paas.names import validate_config_key
 from paas.runtime.health import HealthCheck
-from paas.runtime.reconcile import DesiredApp, Retirement
+from paas.runtime.scheduler import DesiredApp, Log, Retirement, ignore
 
 logger = logging.getLogger(__name__)
-
-Log = Callable[[str], None]
 
 # The Procfile type that runs once per new release, before traffic moves, instead of running
 # as long-lived containers.
@@ -31,10 +30,6 @@ RELEASE_PROCESS = "release"
 
 class ReleasePhaseFailed(UserError):
     code = "release_phase_failed"
-
-
-def _ignore(_line: str) -> None:
-    pass
 
 
 def image_repository(app_name: str) -> str:
@@ -56,8 +51,8 @@ def create_release(
     New process types get a formation row (quantity from app.json ``formation`` or 0; web 1).
     Raises UserError(image_missing) if ``image_id`` is not in Docker.
     """
-    engine = get_engine()
-    if engine.image_id(image_id) is None:
+    images = platform().images
+    if images.image_id(image_id) is None:
         raise UserError(f"image {image_id} does not exist", code="image_missing")
     formation_defaults = (app_json or {}).get("formation") or {}
     with transaction.atomic():
@@ -74,7 +69,7 @@ def create_release(
             quantity = formation_defaults.get(process_type, {}).get("quantity", default)
             Formation.objects.get_or_create(
                 app=app, process_type=process_type, defaults={"quantity": int(quantity)})
-    engine.tag_image(image_id, image_repository(app.name), f"v{number}")
+    images.tag_image(image_id, image_repository(app.name), f"v{number}")
     return release
 
 
@@ -114,7 +109,7 @@ def desired_state(release: Release) -> DesiredApp:
     )
 
 
-def run_release_phase(release: Release, log: Log = _ignore) -> None:
+def run_release_phase(release: Release, log: Log = ignore) -> None:
     """Run the release's ``release`` command once, if it has one.
 
     Raises ReleasePhaseFailed (a UserError) with the command's exit code when it fails or runs
@@ -124,7 +119,7 @@ def run_release_phase(release: Release, log: Log = _ignore) -> None:
     if not command:
         return
     log(f"-----> Running release command: {command}")
-    result = get_runtime().run_oneoff(desired_state(release), command, kind=RELEASE_PROCESS,
+    result = platform().scheduler.run_oneoff(desired_state(release), command, kind=RELEASE_PROCESS,
                                       timeout=settings.PAAS_RELEASE_TIMEOUT,
                                       log=lambda line: log(f"       {line}"))
     if result.timed_out:
@@ -135,65 +130,72 @@ def run_release_phase(release: Release, log: Log = _ignore) -> None:
         raise ReleasePhaseFailed(f"the release command failed with exit code {result.exit_code}")
 
 
-def deploy_release(release: Release, log: Log = _ignore,
-                   on_serving: Callable[[Release], None] | None = None) -> None:
-    """Make ``release`` the one serving, with no downtime.
+@contextmanager
+def deploying(release: Release, log: Log = ignore) -> Iterator[Release]:
+    """Make ``release`` the one serving, with no downtime; the block runs once it serves.
 
     A new release first runs its ``release`` command (see ``run_release_phase``), then
-    converges; on failure it is marked failed and what served before keeps serving. The
-    current release (scale, limits, volumes) is converged again and stays current whatever
-    happens. Errors are raised: UserError for a failing release command or health check,
-    PlatformError otherwise.
+    converges; on failure it is marked failed, what served before keeps serving, and the
+    error is raised from the ``with`` statement before the block runs: UserError for a
+    failing release command or health check, PlatformError otherwise. The current release
+    (scale, limits, volumes) is converged again and stays current whatever happens.
 
-    As soon as the router serves ``release`` it is marked current and ``on_serving`` is
-    called (a push returns then); the old containers are drained and removed after that,
-    still under the app's deploy lock. Nothing that goes wrong while they drain fails the
-    deploy: it is logged, and the next reconcile removes what is left.
+    The block runs as soon as the router serves ``release`` and it is marked current (a push
+    returns there). When the block ends, however it ends, the old containers are drained and
+    removed, still under the app's deploy lock; nothing that goes wrong while they drain
+    fails the deploy: it is logged, and the next reconcile removes what is left.
     """
     app = release.app
     lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_RELEASE_TIMEOUT + 600
     with app_lock(app.name, "deploy", timeout=lock_timeout, wait=lock_timeout,
                   on_wait=lambda: log("       waiting for another change to this app")):
-        release.refresh_from_db(fields=["status"])
-        if release.status == Release.Status.CURRENT:
-            # Never flip the serving release out of "current", not even for a moment:
-            # reconcile and the router read it to know what must be served.
-            retirement = get_runtime().converge(desired_state(release), log)
-            App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
-            _serving_then_retire(release, retirement, log, on_serving)
-            return
-        # A release runs its release command once, when it first deploys.
-        first_deploy = release.status == Release.Status.PENDING
-        release.status = Release.Status.DEPLOYING
-        release.save(update_fields=["status"])
+        retirement = _converge(release, log)
         try:
-            if first_deploy:
-                run_release_phase(release, log)
-            retirement = get_runtime().converge(desired_state(release), log)
-        except PaasError as error:
-            release.status = Release.Status.FAILED
-            release.failure_reason = str(error)
-            release.save(update_fields=["status", "failure_reason"])
-            raise
-        with transaction.atomic():
-            app.releases.filter(status=Release.Status.CURRENT).exclude(pk=release.pk).update(
-                status=Release.Status.SUPERSEDED)
-            release.status = Release.Status.CURRENT
-            release.save(update_fields=["status"])
-            App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
-        _serving_then_retire(release, retirement, log, on_serving)
+            yield release
+        finally:
+            retirement.run(log)
     prune_images(app)
     prune_release_logs(app, settings.PAAS_KEEP_RELEASES)
 
 
-def _serving_then_retire(release: Release, retirement: Retirement, log: Log,
-                         on_serving: Callable[[Release], None] | None) -> None:
-    """Tell the caller ``release`` serves, then retire the old containers whatever it did."""
+def deploy_release(release: Release, log: Log = ignore) -> Release:
+    """Deploy ``release`` (see ``deploying``) and return it once its old containers are gone."""
+    with deploying(release, log):
+        pass
+    return release
+
+
+def _converge(release: Release, log: Log) -> Retirement:
+    """Converge ``release`` and record it current; return the retirement of what it replaced."""
+    app = release.app
+    scheduler = platform().scheduler
+    release.refresh_from_db(fields=["status"])
+    if release.status == Release.Status.CURRENT:
+        # Never flip the serving release out of "current", not even for a moment:
+        # reconcile and the router read it to know what must be served.
+        retirement = scheduler.converge(desired_state(release), log)
+        App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
+        return retirement
+    # A release runs its release command once, when it first deploys.
+    first_deploy = release.status == Release.Status.PENDING
+    release.status = Release.Status.DEPLOYING
+    release.save(update_fields=["status"])
     try:
-        if on_serving is not None:
-            on_serving(release)
-    finally:
-        retirement.run(log)
+        if first_deploy:
+            run_release_phase(release, log)
+        retirement = scheduler.converge(desired_state(release), log)
+    except PaasError as error:
+        release.status = Release.Status.FAILED
+        release.failure_reason = str(error)
+        release.save(update_fields=["status", "failure_reason"])
+        raise
+    with transaction.atomic():
+        app.releases.filter(status=Release.Status.CURRENT).exclude(pk=release.pk).update(
+            status=Release.Status.SUPERSEDED)
+        release.status = Release.Status.CURRENT
+        release.save(update_fields=["status"])
+        App.objects.filter(pk=app.pk).update(crashed_at=None, crash_reason="")
+    return retirement
 
 
 def prune_images(app: App) -> None:
@@ -204,18 +206,17 @@ def prune_images(app: App) -> None:
     shared with a kept release (config releases reuse the image) only loses that tag.
     """
     keep = settings.PAAS_KEEP_RELEASES
-    engine = get_engine()
     in_use = {f"{image_repository(app.name)}:v{instance.release}"
-              for instance in engine.instances(app.name)}
+              for instance in platform().scheduler.instances(app.name)}
     old = app.releases.exclude(status=Release.Status.CURRENT).order_by("-number")[keep:]
     for release in old:
         if release.image in in_use:
             continue
-        engine.remove_image(release.image)
+        platform().images.remove_image(release.image)
 
 
 def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
-               log: Log = _ignore) -> Release | None:
+               log: Log = ignore) -> Release | None:
     """Set and unset config vars, make a release with the new config and deploy it.
 
     Returns the new release, or None if nothing changed or the app has no release yet (the
@@ -237,13 +238,19 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
     if current is None:
         _store_config(app, config)  # the first build's release will snapshot it
         return None
+    return _release_config(app, config, current.image_id, current,
+                           describe_config_change(changes, unset), user, log)
+
+
+def describe_config_change(changes: dict[str, str], unset: list[str]) -> str:
+    """What a config change does, in a release's words: "Set A, B; Unset C"."""
     parts = [f"Set {', '.join(sorted(changes))}"] if changes else []
     if unset:
         parts.append(f"Unset {', '.join(sorted(unset))}")
-    return _release_config(app, config, current.image_id, current, "; ".join(parts), user, log)
+    return "; ".join(parts)
 
 
-def rollback(app: App, version: int, user=None, log: Log = _ignore) -> Release:
+def rollback(app: App, version: int, user=None, log: Log = ignore) -> Release:
     """Release again the image *and* config of v<version> as a new release, and deploy it.
 
     Raises NotFound if there is no such release, UserError(image_missing) if its image is gone.
@@ -251,10 +258,10 @@ def rollback(app: App, version: int, user=None, log: Log = _ignore) -> Release:
     target = app.releases.filter(number=version).first()
     if target is None:
         raise NotFound(f"{app.name} has no release v{version}", code="release_not_found")
-    engine = get_engine()
+    images = platform().images
     # By id, not tag: config releases share one image, so v<version>'s tag may have been
     # pruned while the image lives on under a newer release's tag.
-    image_id = engine.image_id(target.image_id) or engine.image_id(target.image)
+    image_id = images.image_id(target.image_id) or images.image_id(target.image)
     if image_id is None:
         raise UserError(
             f"cannot roll back to v{version}: its image was removed "

@@ -6,20 +6,17 @@ zero downtime.
 """
 
 import re
-from collections.abc import Callable
 
 from paas.core.models import App, Volume
-from paas.core.platform import get_engine
+from paas.core.platform import platform
+from paas.core.releases import deploy_release
 from paas.errors import NotFound, UserError
+from paas.runtime.scheduler import Log, ignore
 
 VOLUME_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 MOUNT_PATH_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 # Mounting over these would break the container itself.
 RESERVED_MOUNTS = ("/bin", "/dev", "/etc", "/lib", "/proc", "/sbin", "/sys", "/usr")
-
-
-def _ignore(_line: str) -> None:
-    pass
 
 
 def validate_mount_path(path: str) -> str:
@@ -35,15 +32,9 @@ def validate_mount_path(path: str) -> str:
     return path
 
 
-def add_volume(app: App, name: str, mount_path: str,
-               log: Callable[[str], None] = _ignore) -> Volume:
-    """Mount persistent volume ``name`` at ``mount_path`` in every container of ``app``.
-
-    Raises UserError(invalid_volume / invalid_mount_path / volume_exists) and what
-    ``deploy_release`` raises (the volume row stays; the next deploy mounts it).
-    """
-    from paas.core.releases import deploy_release
-
+def check_new_volume(app: App, name: str, mount_path: str) -> None:
+    """Raise UserError(invalid_volume / invalid_mount_path / volume_exists) unless ``app`` can
+    mount a new volume ``name`` at ``mount_path``."""
     if not VOLUME_NAME_RE.fullmatch(name):
         raise UserError(f"invalid volume name {name!r}: use lowercase letters, digits and "
                         "dashes, starting with a letter", code="invalid_volume")
@@ -52,8 +43,18 @@ def add_volume(app: App, name: str, mount_path: str,
             .exists():
         raise UserError(f"{app.name} already has a volume named {name!r} or mounted at "
                         f"{mount_path}", code="volume_exists")
+
+
+def add_volume(app: App, name: str, mount_path: str,
+               log: Log = ignore) -> Volume:
+    """Mount persistent volume ``name`` at ``mount_path`` in every container of ``app``.
+
+    Raises UserError(invalid_volume / invalid_mount_path / volume_exists) and what
+    ``deploy_release`` raises (the volume row stays; the next deploy mounts it).
+    """
+    check_new_volume(app, name, mount_path)
     volume = Volume.objects.create(app=app, name=name, mount_path=mount_path)
-    get_engine().ensure_volume(volume.docker_name, app.name)
+    platform().scheduler.ensure_volume(volume.docker_name, app.name)
     release = app.current_release
     if release is not None:
         deploy_release(release, log)
@@ -61,13 +62,11 @@ def add_volume(app: App, name: str, mount_path: str,
 
 
 def remove_volume(app: App, name: str, delete_data: bool = False,
-                  log: Callable[[str], None] = _ignore) -> None:
+                  log: Log = ignore) -> None:
     """Unmount volume ``name`` from ``app``'s containers; with ``delete_data``, delete it too.
 
     Raises NotFound(volume_not_found) and what ``deploy_release`` raises.
     """
-    from paas.core.releases import deploy_release
-
     volume = app.volumes.filter(name=name).first()
     if volume is None:
         raise NotFound(f"{app.name} has no volume {name!r}", code="volume_not_found")
@@ -77,4 +76,4 @@ def remove_volume(app: App, name: str, delete_data: bool = False,
     if release is not None:
         deploy_release(release, log)
     if delete_data:
-        get_engine().remove_volume(docker_name)
+        platform().scheduler.remove_volume(docker_name)

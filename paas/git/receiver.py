@@ -8,30 +8,23 @@ band, where git prints it as ``remote: ...`` lines.
 """
 
 import logging
-import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from django.conf import settings
 from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
 from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
-from redis.lock import Lock
 
-from paas.core.buildguard import fail_if_worker_lost
-from paas.core.buildlog import follow
-from paas.core.builds import start_build
-from paas.core.models import App, Build
-from paas.core.redis_client import get_redis
+from paas.core.buildlog import follow_limit_seconds
+from paas.core.builds import build_pushed_commit
+from paas.core.locks import app_lock
+from paas.core.models import App
 from paas.errors import PaasError
 
 logger = logging.getLogger(__name__)
 
 DEPLOY_BRANCHES = (b"refs/heads/main", b"refs/heads/master")
 ZERO_SHA = b"0" * 40
-# How long past the build timeout the receiver waits for a build's end before giving up.
-FOLLOW_GRACE_SECONDS = 15 * 60
-# How many quiet seconds pass between checks that a running build still has its worker.
-LOST_WORKER_CHECK_SECONDS = 5
 
 
 class SingleRepoBackend(Backend):
@@ -61,14 +54,13 @@ class DeployingReceivePackHandler(ReceivePackHandler):
         super().__init__(backend, args, proto, **kwargs)
         self.app = app
         self.user = user
-        self._push_lock: Lock | None = None
+        # The push lock, once taken, is held until every ref of the push has moved.
+        self._held = ExitStack()
+        self._push_locked = False
 
     def handle(self) -> None:
-        try:
+        with self._held:
             super().handle()
-        finally:
-            if self._push_lock is not None and self._push_lock.owned():
-                self._push_lock.release()
 
     def say(self, text: str) -> None:
         """Show ``text`` to the pusher as ``remote:`` lines."""
@@ -93,48 +85,25 @@ class DeployingReceivePackHandler(ReceivePackHandler):
             return b"platform error"
 
     def _build_and_deploy(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
-        self._acquire_push_lock()
+        self._hold_push_lock()
         # Another push may have moved the branch while this one waited its turn: building
         # on a stale base would deploy code the ref will then refuse to point at.
         current = self.repo.refs.as_dict().get(ref_name, ZERO_SHA)
         if current != old_sha:
             return b"the branch moved while this push waited; fetch and push again"
         branch = ref_name.decode().removeprefix("refs/heads/")
-        build = start_build(self.app, new_sha.decode(), self.user, branch)
-        self.say(f"-----> Build {build.pk} queued for {self.app.name}")
-        status, message = self._relay_build_log(build)
-        if status == Build.Status.SUCCEEDED:
+        outcome = build_pushed_commit(self.app, new_sha.decode(), self.user, branch, self.say)
+        if outcome.succeeded:
             return None
-        return f"deploy failed: {message or status}".encode()
+        return f"deploy failed: {outcome.message or outcome.status}".encode()
 
-    def _acquire_push_lock(self) -> None:
-        if self._push_lock is not None:
+    def _hold_push_lock(self) -> None:
+        """One build per app at a time; held until dulwich has moved the ref (see handle)."""
+        if self._push_locked:
             return
-        timeout = settings.PAAS_BUILD_TIMEOUT + FOLLOW_GRACE_SECONDS
-        lock = Lock(get_redis(), f"paas:app:{self.app.name}:push", timeout=timeout)
-        if not lock.acquire(blocking=False):
-            self.say(f"-----> Another push to {self.app.name} is building; "
-                     "waiting for it to finish")
-            if not lock.acquire(blocking=True, blocking_timeout=timeout):
-                raise PaasError("timed out waiting for the previous push to finish",
-                                code="push_lock_timeout")
-        self._push_lock = lock
-
-    def _relay_build_log(self, build: Build) -> tuple[str, str]:
-        """Relay the build's log to the pusher until it ends; return (status, message)."""
-        deadline = time.monotonic() + settings.PAAS_BUILD_TIMEOUT + FOLLOW_GRACE_SECONDS
-        quiet_seconds = 0
-        for event in follow(get_redis(), build.pk):
-            if event is None:
-                if time.monotonic() > deadline:
-                    return Build.Status.FAILED, "timed out waiting for the build to finish"
-                quiet_seconds += 1
-                if quiet_seconds % LOST_WORKER_CHECK_SECONDS == 0:
-                    # Ends the log (and so this loop) if the build's worker died.
-                    fail_if_worker_lost(build.pk)
-                continue
-            quiet_seconds = 0
-            if event.kind == "end":
-                return event.status, event.text
-            self.say(event.text)
-        return Build.Status.FAILED, "the build log ended unexpectedly"
+        limit = follow_limit_seconds()
+        self._held.enter_context(app_lock(
+            self.app.name, "push", timeout=limit, wait=limit,
+            on_wait=lambda: self.say(f"-----> Another push to {self.app.name} is building; "
+                                     "waiting for it to finish")))
+        self._push_locked = True

@@ -18,8 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.server import UploadPackHandler
 
-from paas.core.applications import get_app, get_or_create_app_for_push
-from paas.core.platform import repo_path
+from paas.core.applications import get_app, get_or_create_app_for_push, repo_path
 from paas.errors import UserError
 from paas.git.auth import basic_auth_user, unauthorized
 from paas.git.receiver import DeployingReceivePackHandler, SingleRepoBackend, ensure_repository

@@ -94,15 +94,9 @@ def _http_ok(url: str, host: str | None = None) -> bool:
 
 def ensure_dockerd(home: Path) -> None:
     """Start dockerd if no Docker daemon answers; remember that paas started it."""
-    from paas.core.platform import get_engine
+    from paas.core.platform import platform
 
-    def reachable() -> bool:
-        try:
-            get_engine().client.ping()
-            return True
-        except Exception:
-            get_engine()._client = None
-            return False
+    reachable = platform().images.reachable
 
     if reachable():
         return
@@ -157,12 +151,12 @@ def init(args) -> None:
     _setup_django()
     from django.conf import settings
 
-    from paas.core.platform import get_router
+    from paas.core.platform import platform
 
     for subdir in ("run", "logs", "redis"):
         (settings.PAAS_HOME / subdir).mkdir(parents=True, exist_ok=True)
     credentials = ensure_database_and_admin(settings.PAAS_HOME)
-    get_router().write_main_config()
+    platform().router.write_main_config()
     if credentials["new"]:
         print(f"paas: admin user {credentials['username']!r}, password "
               f"{credentials['password']!r}, API token {credentials['token']} "
@@ -173,7 +167,7 @@ def up(args) -> None:
     _setup_django()
     from django.conf import settings
 
-    from paas.core.platform import get_router
+    from paas.core.platform import platform
     from paas.hostctl.supervisor import render
 
     stack = _stack()
@@ -184,7 +178,7 @@ def up(args) -> None:
         ensure_dockerd(home)
         ensure_stack_image()
     credentials = ensure_database_and_admin(home)
-    get_router().write_main_config()
+    platform().router.write_main_config()
     stack.config_path.write_text(render(stack))
     if _supervisord_running(stack):
         _supervisorctl(stack, "reread")
@@ -232,11 +226,10 @@ def down(args) -> None:
         _wait("supervisord to stop", lambda: not _pid_alive(pid), timeout=60)
         print("paas: control plane stopped")
     if args.remove_apps:
-        from paas.core.platform import get_engine
+        from paas.core.platform import platform
 
-        engine = get_engine()
-        for instance in engine.instances():
-            engine.stop_and_remove(instance, grace_seconds=0)
+        # Known to no one: every app's containers go.
+        platform().scheduler.remove_orphans(known_apps=set())
     dockerd_pid = stack.run_dir / "dockerd.pid"
     if args.stop_docker and dockerd_pid.exists():
         pid = int(dockerd_pid.read_text().strip())

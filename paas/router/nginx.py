@@ -220,6 +220,14 @@ class Router:
     def remove_route(self, app: str) -> None:
         self.apply({app: None})
 
+    def routed_apps(self) -> set[str]:
+        """The apps the live configuration has a server block for."""
+        return {path.stem for path in self.apps_dir.glob("*.conf")}
+
+    def remove_routes(self, apps: set[str]) -> None:
+        """Stop routing ``apps``, in one validated reload."""
+        self.apply(dict.fromkeys(apps))
+
     def apply(self, changes: dict[str, str | None]) -> None:
         """Write (or, for None, delete) app configs after ``nginx -t`` accepts the result.
 

@@ -7,6 +7,7 @@ on ``DockerConnection`` below.
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from paas.errors import PlatformError
 
@@ -57,6 +58,16 @@ class DockerConnection:
                 raise PlatformError(f"Docker is not reachable: {error}",
                                     code="docker_down") from error
         return self._client
+
+    def reachable(self) -> bool:
+        """Whether Docker answers now (a failed attempt is not remembered)."""
+        try:
+            self.client.ping()
+        except (PlatformError, docker.errors.DockerException,
+                requests.exceptions.RequestException):
+            self._client = None
+            return False
+        return True
 
     def ensure_network(self) -> None:
         """Create the user-defined network app containers share, if it is missing."""

@@ -31,6 +31,7 @@ from paas.runtime.docker_client import (
     LABEL_SPEC,
     DockerConnection,
 )
+from paas.runtime.lines import split_lines
 
 logger = logging.getLogger(__name__)
 
@@ -291,9 +292,10 @@ class DockerContainers(DockerConnection):
         except docker.errors.APIError:
             return ""
 
-    def logs(self, instance: RunningInstance, follow: bool = False,
+    def logs(self, container_id: str, follow: bool = False,
              since: float | None = None) -> Iterator[bytes]:
-        """The container's log lines with Docker's RFC 3339 timestamps, optionally followed.
+        """Container ``container_id``'s log lines with Docker's RFC 3339 timestamps,
+        optionally followed.
 
         Ends when the container stops (following) or the log is read; never raises for a
         container that went away.
@@ -302,16 +304,11 @@ class DockerContainers(DockerConnection):
         if since is not None:
             kwargs["since"] = since
         try:
+            container = self.client.containers.get(container_id)
             if not follow:
-                yield from instance.container.logs(**kwargs).splitlines()
+                yield from container.logs(**kwargs).splitlines()
                 return
-            buffer = b""
-            for chunk in instance.container.logs(stream=True, follow=True, **kwargs):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                yield from lines
-            if buffer:
-                yield buffer
+            yield from split_lines(container.logs(stream=True, follow=True, **kwargs))
         except (docker.errors.NotFound, docker.errors.APIError,
                 requests.exceptions.RequestException):
             return

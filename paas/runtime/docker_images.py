@@ -13,13 +13,14 @@ import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import docker.errors
 
 from paas.errors import UserError
 from paas.runtime.docker_client import DockerConnection
+from paas.runtime.lines import split_lines
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,28 @@ class BuildFailed(UserError):
 
 class BuildTimedOut(UserError):
     code = "build_timeout"
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+def _output_until(process: subprocess.Popen, deadline: float) -> Iterator[bytes]:
+    """Chunks of ``process``'s stdout until it closes; raises _DeadlinePassed at ``deadline``
+    (checked at least every second, even while the process prints nothing)."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _DeadlinePassed
+            if not selector.select(timeout=min(remaining, 1.0)):
+                continue
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                return
+            yield chunk
 
 
 class DockerImages(DockerConnection):
@@ -92,34 +115,19 @@ class DockerImages(DockerConnection):
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         assert process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(process.stdout, selectors.EVENT_READ)
-        buffer = b""
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-                    return None
-                if not selector.select(timeout=min(remaining, 1.0)):
-                    continue
-                chunk = os.read(process.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace").rstrip("\r")
-                    tail.append(line)
-                    del tail[:-20]
-                    log(line)
-            if buffer:
-                log(buffer.decode("utf-8", "replace"))
-            return process.wait()
+            for raw in split_lines(_output_until(process, deadline)):
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                tail.append(line)
+                del tail[:-20]
+                log(line)
+        except _DeadlinePassed:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
         finally:
-            selector.close()
             process.stdout.close()
+        return process.wait()
 
     def image_id(self, ref: str) -> str | None:
         """The id of image ``ref``, or None if it does not exist."""

@@ -9,7 +9,6 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import docker.errors
@@ -26,6 +25,8 @@ from paas.runtime.docker_client import (
     LABEL_RELEASE,
     DockerConnection,
 )
+from paas.runtime.lines import split_lines
+from paas.runtime.scheduler import Log, OneOffResult
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +45,11 @@ class OneOffSpec:
     mem_limit: str | None = None
 
 
-@dataclass(frozen=True)
-class OneOffResult:
-    exit_code: int
-    output: str
-    timed_out: bool = False
-
-
 class DockerOneOffs(DockerConnection):
     """Containers that run one command of a release and are removed afterwards."""
 
     def run_once(self, spec: OneOffSpec, timeout: float,
-                 log: Callable[[str], None] | None = None) -> OneOffResult:
+                 log: Log | None = None) -> OneOffResult:
         """Run ``spec`` to completion (or ``timeout``) and return its exit code and output.
 
         Output lines go to ``log`` as they come. The container is always removed. Raises
@@ -143,22 +137,12 @@ class DockerOneOffs(DockerConnection):
         return removed
 
     @staticmethod
-    def _collect_output(container: Container, output: list[str],
-                        log: Callable[[str], None] | None) -> None:
-        buffer = b""
+    def _collect_output(container: Container, output: list[str], log: Log | None) -> None:
         try:
-            for chunk in container.logs(stream=True, follow=True):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace")
-                    output.append(line + "\n")
-                    if log:
-                        log(line)
+            for raw in split_lines(container.logs(stream=True, follow=True), keepends=True):
+                line = raw.decode("utf-8", "replace")
+                output.append(line)
+                if log:
+                    log(line.removesuffix("\n"))
         except (docker.errors.APIError, requests.exceptions.RequestException):
             pass
-        if buffer:
-            line = buffer.decode("utf-8", "replace")
-            output.append(line)
-            if log:
-                log(line)

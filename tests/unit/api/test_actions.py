@@ -4,6 +4,7 @@ import pytest
 
 from paas.core.applications import create_app
 from paas.core.models import App
+from paas.errors import UserError
 from tests.unit.api.helpers import api_for
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +46,26 @@ def test_the_action_log_holds_the_deploys_progress_lines(users, app):
     assert lines[-1] == "-----> v2 is live"
 
 
-def test_a_failed_action_reports_its_error_code(users, app):
-    response = call_async(users.owner, "PATCH", "/apps/shop/formation", {"clock": 1})
+def test_a_failed_action_reports_its_error_code(users, app, platform):
+    def unhealthy(desired, log=None):
+        raise UserError("web.1 never answered", code="healthcheck_failed")
+
+    platform.scheduler.converge = unhealthy
+    response = call_async(users.owner, "PATCH", "/apps/shop/formation", {"web": 2})
     action_id = response.json()["id"]
     shown = api_for(users.owner).call("GET", f"/apps/shop/actions/{action_id}").json()
     assert shown["status"] == "failed"
-    assert shown["error"]["code"] == "unknown_process_type"
+    assert shown["error"]["code"] == "healthcheck_failed"
     log = api_for(users.owner).call("GET", f"/apps/shop/actions/{action_id}/log")
-    assert b" !     shop has no process type 'clock'" in b"".join(log.streaming_content)
+    assert b" !     web.1 never answered" in b"".join(log.streaming_content)
+
+
+def test_an_unknown_process_type_is_refused_before_anything_is_queued(users, app, platform):
+    response = call_async(users.owner, "PATCH", "/apps/shop/formation", {"clock": 1})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_process_type"
+    assert "shop has no process type 'clock'" in response.json()["error"]["message"]
+    assert platform.queued_actions == [] and platform.redis.hashes == {}
 
 
 def test_an_invalid_config_key_is_refused_before_anything_is_queued(users, app, platform):
@@ -83,11 +96,11 @@ def test_an_action_is_found_only_under_its_own_app(users, app):
     assert api_for(users.owner).call("GET", "/apps/shop/actions/nope").status_code == 404
 
 
-def test_a_broker_that_refuses_the_task_is_a_platform_error(users, app, platform, monkeypatch):
-    def refuse(action_id: str) -> str:
+def test_a_broker_that_refuses_the_task_is_a_platform_error(users, app, platform):
+    def refuse(task: str, args: list) -> str:
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr("paas.core.actionlog._enqueue", refuse)
+    platform.queue.send = refuse
     response = api_for(users.owner).call("PATCH", "/apps/shop/formation", {"web": 2})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "broker_down"

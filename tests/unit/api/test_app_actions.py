@@ -29,7 +29,7 @@ def test_collaborator_sets_config_which_makes_and_deploys_a_release(users, app, 
     assert release.config_snapshot == {"GREETING": "Howdy"}
     assert release.status == Release.Status.CURRENT
     assert release.created_by == users.collaborator
-    assert platform.runtime.converged[-1].env == {"GREETING": "Howdy"}
+    assert platform.scheduler.converged[-1].env == {"GREETING": "Howdy"}
 
 
 def test_it_unsets_config_and_shows_the_rest(users, app):
@@ -61,7 +61,7 @@ def test_it_scales_and_shows_the_instances(users, app, platform):
     assert response.json()["formation"] == {"web": 2, "worker": 1}
     shown = api.call("GET", "/apps/shop/formation").json()
     assert [i["name"] for i in shown["instances"]] == ["web.1", "web.2", "worker.1"]
-    assert platform.runtime.converged[-1].quantities == {"web": 2, "worker": 1}
+    assert platform.scheduler.converged[-1].quantities == {"web": 2, "worker": 1}
 
 
 def test_it_refuses_to_scale_an_unknown_process_type_or_a_silly_number(users, app):
@@ -143,7 +143,7 @@ def test_it_adds_and_removes_a_domain_and_reroutes(users, app, platform):
     added = api.call("POST", "/apps/shop/domains", {"hostname": "Shop.Example.com"})
     assert added.status_code == 201
     assert added.json()["hostname"] == "shop.example.com"
-    assert "shop.example.com" in platform.runtime.converged[-1].hostnames
+    assert "shop.example.com" in platform.scheduler.converged[-1].hostnames
     taken = api_for(users.outsider).call("POST", "/apps/shop/domains",
                                          {"hostname": "shop.example.com"})
     assert taken.status_code == 404

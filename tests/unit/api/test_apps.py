@@ -78,16 +78,16 @@ def test_the_apps_list_costs_the_same_queries_for_many_apps(users, django_assert
 
 
 def test_owner_destroys_the_app_and_its_containers(users, shared_app, platform):
-    assert "paas/shared:v1" in platform.engine.images
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(shared_app))} pip install"]
+    assert "paas/shared:v1" in platform.images.images
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(shared_app))} pip install"]
     response = api_for(users.owner).call("DELETE", "/apps/shared")
     assert response.status_code == 200
     assert not App.objects.filter(name="shared").exists()
-    assert platform.runtime.stopped == ["shared"]
-    assert platform.engine.instances("shared") == []
+    assert platform.scheduler.removed == ["shared"]
+    assert platform.scheduler.instances("shared") == []
     # A later app of the same name starts clean: no old release images, no old build cache.
-    assert not [ref for ref in platform.engine.images if ref.startswith("paas/shared:")]
-    assert platform.engine.build_cache == []
+    assert not [ref for ref in platform.images.images if ref.startswith("paas/shared:")]
+    assert platform.images.build_cache == []
 
 
 def test_collaborator_may_not_destroy_the_app(users, shared_app, platform):
@@ -95,7 +95,7 @@ def test_collaborator_may_not_destroy_the_app(users, shared_app, platform):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     assert App.objects.filter(name="shared").exists()
-    assert platform.runtime.stopped == []
+    assert platform.scheduler.removed == []
 
 
 def test_outsider_may_not_destroy_the_app(users, shared_app, platform):

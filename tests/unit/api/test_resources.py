@@ -19,7 +19,7 @@ def test_collaborator_sets_and_clears_limits_of_a_process_type(users, app, platf
     assert response.json()["resources"] == {"web": {"memory": "256m", "cpus": 0.5}}
     web = app.formations.get(process_type="web")
     assert (web.memory_limit, web.cpu_limit) == ("256m", 0.5)
-    assert platform.runtime.converged[-1].limits == {
+    assert platform.scheduler.converged[-1].limits == {
         "web": {"memory": "256m", "nano_cpus": 500_000_000}}
     cleared = api.call("PATCH", "/apps/shop/formation/web", {"memory": ""})
     assert cleared.json()["resources"]["web"] == {"memory": None, "cpus": 0.5}
@@ -43,12 +43,12 @@ def test_it_adds_lists_and_removes_volumes(users, app, platform):
     assert added.status_code == 201, added.json()
     assert added.json()["mount_path"] == "/data"
     assert api.call("GET", "/apps/shop/volumes").json()[0]["name"] == "uploads"
-    assert platform.runtime.converged[-1].volumes == {
+    assert platform.scheduler.converged[-1].volumes == {
         "paas-shop-uploads": {"bind": "/data", "mode": "rw"}}
     removed = api.call("DELETE", "/apps/shop/volumes/uploads?delete_data=1")
     assert removed.json() == {"removed": "uploads", "data_deleted": True}
     assert not Volume.objects.exists()
-    assert "paas-shop-uploads" not in platform.engine.volumes
+    assert "paas-shop-uploads" not in platform.scheduler.volumes
 
 
 def test_volume_errors_are_clear(users, app):
@@ -73,11 +73,11 @@ def test_outsider_cannot_touch_limits_volumes_or_the_build_cache(users, app, pla
 
 def test_it_purges_only_this_apps_build_cache(users, app, platform):
     other = create_app("other", users.owner)
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install",
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install",
                                    f"RUN {cache_marker(cache_id(other))} npm ci"]
     response = api_for(users.collaborator).call("DELETE", "/apps/shop/build-cache")
     assert response.json() == {"removed": 1}
-    assert platform.engine.build_cache == [f"RUN {cache_marker(cache_id(other))} npm ci"]
+    assert platform.images.build_cache == [f"RUN {cache_marker(cache_id(other))} npm ci"]
 
 
 def test_the_app_shows_why_it_crashed(users, app):

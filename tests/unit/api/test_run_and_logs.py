@@ -13,13 +13,13 @@ def test_run_returns_the_commands_output_and_exit_code(users, app, platform):
                                                 {"command": "echo hi"})
     assert response.status_code == 201
     assert response.json() == {"exit_code": 3, "output": "ran echo hi in v1\n"}
-    assert platform.runtime.commands == ["echo hi"]
+    assert platform.scheduler.commands == ["echo hi"]
 
 
 def test_run_needs_a_command(users, app, platform):
     response = api_for(users.owner).call("POST", "/apps/shop/run", {"command": " "})
     assert response.status_code == 400
-    assert platform.runtime.commands == []
+    assert platform.scheduler.commands == []
 
 
 def test_run_before_the_first_release_says_to_push(users, platform):
@@ -31,11 +31,11 @@ def test_run_before_the_first_release_says_to_push(users, platform):
 def test_outsider_cannot_run_commands(users, app, platform):
     response = api_for(users.outsider).call("POST", "/apps/shop/run", {"command": "env"})
     assert response.status_code == 404
-    assert platform.runtime.commands == []
+    assert platform.scheduler.commands == []
 
 
 def test_logs_streams_the_instances_output_as_text(users, app, platform):
-    platform.engine.output["web.1"] = [b"2026-11-30T10:00:00.000000000Z started\n",
+    platform.scheduler.output["web.1"] = [b"2026-11-30T10:00:00.000000000Z started\n",
                                        b"2026-11-30T10:00:01.000000000Z GET / 200\n"]
     response = api_for(users.collaborator).call("GET", "/apps/shop/logs?tail=1")
     assert response["Content-Type"].startswith("text/plain")

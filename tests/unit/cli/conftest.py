@@ -5,7 +5,6 @@ import pytest
 
 from paas.cli.main import main
 from paas.core.accounts import create_token
-from tests.unit.api.fakes import platform, users  # noqa: F401 - fixtures
 
 
 @dataclass

@@ -80,7 +80,7 @@ def test_config_set_show_and_unset(terminal, users, shop, platform):
     assert lines[0] == "Setting GREETING, MODE and restarting shop..."
     assert "-----> v2 is live" in lines  # the deploy's progress, as it happened
     assert lines[-1] == "done, v2"
-    assert platform.runtime.converged[-1].env == {"GREETING": "Howdy there", "MODE": "fast"}
+    assert platform.scheduler.converged[-1].env == {"GREETING": "Howdy there", "MODE": "fast"}
     shown = collaborator("config", "-a", "shop")
     assert "GREETING: Howdy there" in shown.out
     unset = collaborator("config:unset", "MODE", "-a", "shop")
@@ -165,7 +165,7 @@ def test_destroy_asks_for_the_name_and_only_the_owner_may(terminal, users, shop,
     done = owner("apps:destroy", "-a", "shop", answers=["shop"])
     assert done.code == 0, done.err
     assert not App.objects.filter(name="shop").exists()
-    assert platform.runtime.stopped == ["shop"]
+    assert platform.scheduler.removed == ["shop"]
 
 
 def test_outsider_sees_nothing_and_changes_nothing(terminal, users, shop):
@@ -229,7 +229,7 @@ def test_a_failing_deploy_prints_its_progress_then_the_error(terminal, users, sh
         log("       waiting for the app to answer (connection refused)")
         raise UserError("web.1 did not pass its health check", code="health_check_failed")
 
-    monkeypatch.setattr(platform.runtime, "converge", unhealthy)
+    monkeypatch.setattr(platform.scheduler, "converge", unhealthy)
     result = terminal(users.owner)("config:set", "A=1", "-a", "shop")
     assert result.code == 1
     lines = result.err.splitlines()
@@ -247,7 +247,7 @@ def test_ps_resize_sets_and_clears_limits(terminal, users, shop, platform):
         "Resizing web of shop to memory 256m, cpus 0.5..."
     assert resized.err.splitlines()[-1] == "done, web: memory 256m, cpus 0.5"
     assert "Limits: web: memory 256m, cpus 0.5" in owner("ps", "-a", "shop").out
-    assert platform.runtime.converged[-1].limits["web"]["memory"] == "256m"
+    assert platform.scheduler.converged[-1].limits["web"]["memory"] == "256m"
     cleared = owner("ps:resize", "web", "--memory", "none", "-a", "shop")
     assert cleared.err.splitlines()[-1] == "done, web: memory unlimited, cpus 0.5"
     bad = owner("ps:resize", "web", "--memory", "lots", "-a", "shop")
@@ -265,7 +265,7 @@ def test_storage_add_list_and_remove(terminal, users, shop, platform):
     assert collaborator("storage:add", "uploads", "-a", "shop").code == 1
     kept = collaborator("storage:remove", "uploads", "-a", "shop")
     assert kept.code == 0, kept.err
-    assert "paas-shop-uploads" in platform.engine.volumes  # unmounted, data kept
+    assert "paas-shop-uploads" in platform.scheduler.volumes  # unmounted, data kept
     assert "has no persistent storage" in collaborator("storage", "-a", "shop").out
 
 
@@ -278,22 +278,22 @@ def test_storage_remove_with_delete_data_asks_first(terminal, users, shop, platf
     assert shop.volumes.count() == 1
     done = owner("storage:remove", "uploads", "--delete-data", "-a", "shop", answers=["shop"])
     assert done.code == 0, done.err
-    assert platform.engine.volumes == {}
+    assert platform.scheduler.volumes == {}
 
 
 def test_builds_cache_purge_asks_to_confirm(terminal, users, shop, platform):
     from paas.build.buildpack_runner import cache_marker
     from paas.core.builds import cache_id
 
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(shop))} pip install"]
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(shop))} pip install"]
     collaborator = terminal(users.collaborator)
     refused = collaborator("builds:cache:purge", "-a", "shop", answers=["shoe"])
     assert refused.code == 1 and "nothing purged" in refused.err
-    assert len(platform.engine.build_cache) == 1
+    assert len(platform.images.build_cache) == 1
     purged = collaborator("builds:cache:purge", "-a", "shop", "--confirm", "shop")
     assert purged.code == 0, purged.err
     assert purged.err == "Purging the build cache of shop... done, 1 cache record removed\n"
-    assert platform.engine.build_cache == []
+    assert platform.images.build_cache == []
 
 
 def test_apps_info_says_why_an_app_crashed(terminal, users, shop):

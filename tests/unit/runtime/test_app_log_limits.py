@@ -6,7 +6,7 @@ from django.test import override_settings
 from paas.core.applogs import prune_release_logs
 from paas.core.models import App, Release
 from paas.runtime.docker_containers import keep_newest_lines
-from tests.unit.api.fakes import FakeInstance
+from paas.runtime.scheduler import Instance
 
 
 def test_a_log_file_past_its_cap_keeps_only_its_newest_whole_lines(tmp_path):
@@ -35,7 +35,7 @@ def test_a_log_file_under_its_cap_is_left_alone(tmp_path):
 @override_settings(PAAS_KEEP_RELEASES=2)
 def test_deploys_remove_the_logs_of_releases_beyond_the_kept_ones(platform, users):
     app = App.objects.create(name="shop", owner=users.owner)
-    logs = platform.runtime.app_logs_dir / "shop"
+    logs = platform.scheduler.saved_logs / "shop"
     for number in range(1, 6):
         (logs / f"v{number}").mkdir(parents=True)
         (logs / f"v{number}" / "web.1.log").write_text("x\n")
@@ -51,10 +51,10 @@ def test_the_logs_of_a_release_that_still_runs_are_kept(platform, users):
     app = App.objects.create(name="shop", owner=users.owner)
     platform.deploy(app, "sha256:1")
     platform.deploy(app, "sha256:2")
-    logs = platform.runtime.app_logs_dir / "shop"
+    logs = platform.scheduler.saved_logs / "shop"
     for number in (1, 2):
         (logs / f"v{number}").mkdir(parents=True)
-    platform.engine.containers["shop"].append(FakeInstance("shop", 1, "worker", 1, port=None))
+    platform.scheduler.containers["shop"].append(Instance("shop", 1, "worker", 1, "running"))
 
     assert prune_release_logs(app, keep=0) == []
     assert sorted(path.name for path in logs.iterdir()) == ["v1", "v2"]

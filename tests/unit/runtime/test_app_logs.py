@@ -4,22 +4,18 @@ import pytest
 
 from paas.core import applogs
 from paas.errors import UserError
-from paas.runtime.reconcile import Runtime
-from tests.unit.runtime.fakes import FakeEngine, FakeRouter
-
-
-class LoggingEngine(FakeEngine):
-    def logs(self, instance, follow=False, since=None):
-        return iter(instance.container.log.splitlines())
+from paas.runtime.docker_scheduler import DockerScheduler
+from tests.fakes import FakeRouter
+from tests.unit.runtime.fake_docker import FakeDocker
 
 
 @pytest.fixture
-def platform(monkeypatch, tmp_path):
-    engine = LoggingEngine(home=str(tmp_path))
-    runtime = Runtime(engine, FakeRouter(engine.events), healthcheck_timeout=1,
-                      drain_seconds=0)
-    monkeypatch.setattr(applogs, "get_engine", lambda: engine)
-    monkeypatch.setattr(applogs, "get_runtime", lambda: runtime)
+def docker(platform, tmp_path):
+    """The Docker scheduler on a fake Docker, as the platform's scheduler."""
+    engine = FakeDocker(home=str(tmp_path))
+    runtime = DockerScheduler(engine, FakeRouter(engine.events), healthcheck_timeout=1,
+                              drain_seconds=0)
+    platform.scheduler = runtime
     return engine, runtime
 
 
@@ -27,8 +23,8 @@ class FakeApp:
     name = "shop"
 
 
-def test_it_merges_kept_and_live_logs_in_time_order_with_prefixes(platform):
-    engine, runtime = platform
+def test_it_merges_kept_and_live_logs_in_time_order_with_prefixes(docker):
+    engine, runtime = docker
     kept = runtime.logs_dir("shop", 1)
     kept.mkdir(parents=True)
     (kept / "web.1.log").write_bytes(
@@ -43,8 +39,8 @@ def test_it_merges_kept_and_live_logs_in_time_order_with_prefixes(platform):
                      "worker.1 | tick"]
 
 
-def test_tail_keeps_the_newest_lines_and_release_filters(platform):
-    engine, runtime = platform
+def test_tail_keeps_the_newest_lines_and_release_filters(docker):
+    engine, runtime = docker
     kept = runtime.logs_dir("shop", 1)
     kept.mkdir(parents=True)
     (kept / "web.1.log").write_bytes(b"2026-11-30T10:00:00.000000000Z old\n")

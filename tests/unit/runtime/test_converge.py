@@ -1,16 +1,18 @@
-"""Runtime.converge: the order that keeps an app serving, with fakes at the Docker edge."""
+"""DockerScheduler.converge: the order that keeps an app serving, with a fake Docker."""
 
 import pytest
 
-from paas.runtime import reconcile as runtime_reconcile
+from paas.runtime import docker_scheduler, scheduler
+from paas.runtime.docker_scheduler import DockerScheduler
 from paas.runtime.health import HealthCheckFailed
-from paas.runtime.reconcile import DesiredApp, Runtime
-from tests.unit.runtime.fakes import FakeEngine, FakeRouter
+from paas.runtime.scheduler import DesiredApp
+from tests.fakes import FakeRouter
+from tests.unit.runtime.fake_docker import FakeDocker
 
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch):
-    monkeypatch.setattr(runtime_reconcile, "ROUTER_SETTLE_SECONDS", 0)
+    monkeypatch.setattr(scheduler, "ROUTER_SETTLE_SECONDS", 0)
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def healthy(monkeypatch):
     def fake_wait(port, checks, is_running, deadline_seconds, log):
         calls.append(port)
 
-    monkeypatch.setattr(runtime_reconcile, "wait_until_healthy", fake_wait)
+    monkeypatch.setattr(docker_scheduler, "wait_until_healthy", fake_wait)
     return calls
 
 
@@ -33,13 +35,14 @@ def desired(release=2, web=1, worker=0, **overrides) -> DesiredApp:
     return DesiredApp(**values)
 
 
-def make_runtime() -> tuple[Runtime, FakeEngine, FakeRouter]:
-    engine = FakeEngine()
+def make_runtime() -> tuple[DockerScheduler, FakeDocker, FakeRouter]:
+    engine = FakeDocker()
     router = FakeRouter(engine.events)
-    return Runtime(engine, router, healthcheck_timeout=5, drain_seconds=7), engine, router
+    return (DockerScheduler(engine, router, healthcheck_timeout=5,
+                            drain_seconds=7), engine, router)
 
 
-def running_names(engine: FakeEngine) -> list[str]:
+def running_names(engine: FakeDocker) -> list[str]:
     return sorted(engine.containers)
 
 
@@ -84,7 +87,7 @@ def test_a_failing_health_check_removes_the_new_containers_and_keeps_the_route(m
     def failing(port, checks, is_running, deadline_seconds, log):
         raise HealthCheckFailed("health check 'x' failed after 3 attempts: HTTP 500")
 
-    monkeypatch.setattr(runtime_reconcile, "wait_until_healthy", failing)
+    monkeypatch.setattr(docker_scheduler, "wait_until_healthy", failing)
     lines = []
     with pytest.raises(HealthCheckFailed):
         runtime.converge(desired(), lines.append)

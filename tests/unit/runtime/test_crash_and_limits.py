@@ -5,23 +5,32 @@ import pytest
 from paas.core.formation import parse_cpus, parse_memory
 from paas.core.reconcile import crash_report
 from paas.errors import UserError
-from tests.unit.runtime.fakes import FakeEngine
+from paas.runtime.docker_scheduler import DockerScheduler
+from tests.fakes import FakeRouter
+from tests.unit.runtime.fake_docker import FakeDocker
+
+
+def instances_of(docker: FakeDocker):
+    """The shop's instances as the Docker scheduler reports them to core."""
+    scheduler = DockerScheduler(docker, FakeRouter(), healthcheck_timeout=1,
+                                drain_seconds=0)
+    return scheduler.instances("shop")
 
 
 def test_an_instance_that_used_its_restarts_and_is_down_is_a_crash_loop():
-    engine = FakeEngine()
-    engine.add("shop", 3, "worker", 1, status="exited", restart_count=5, exit_code=3)
+    docker = FakeDocker()
+    docker.add("shop", 3, "worker", 1, status="exited", restart_count=5, exit_code=3)
 
-    report = crash_report(engine.instances("shop"), release=3)
+    report = crash_report(instances_of(docker), release=3)
 
     assert report == "worker.1 crashed 6 times (last exit code 3)"
 
 
 def test_a_restarting_instance_counts_too():
-    engine = FakeEngine()
-    engine.add("shop", 3, "web", 1, status="restarting", restart_count=3, exit_code=1)
+    docker = FakeDocker()
+    docker.add("shop", 3, "web", 1, status="restarting", restart_count=3, exit_code=1)
 
-    assert crash_report(engine.instances("shop"), release=3) is not None
+    assert crash_report(instances_of(docker), release=3) is not None
 
 
 @pytest.mark.parametrize("state", [
@@ -30,17 +39,17 @@ def test_a_restarting_instance_counts_too():
     {"status": "exited", "restart_count": 1},
 ])
 def test_it_is_not_a_crash_loop(state):
-    engine = FakeEngine()
-    engine.add("shop", 3, "web", 1, **state)
+    docker = FakeDocker()
+    docker.add("shop", 3, "web", 1, **state)
 
-    assert crash_report(engine.instances("shop"), release=3) is None
+    assert crash_report(instances_of(docker), release=3) is None
 
 
 def test_old_releases_do_not_count():
-    engine = FakeEngine()
-    engine.add("shop", 2, "web", 1, status="exited", restart_count=5, exit_code=1)
+    docker = FakeDocker()
+    docker.add("shop", 2, "web", 1, status="exited", restart_count=5, exit_code=1)
 
-    assert crash_report(engine.instances("shop"), release=3) is None
+    assert crash_report(instances_of(docker), release=3) is None
 
 
 @pytest.mark.parametrize("value", ["256m", "1g", "6m", "512M", "65536k"])

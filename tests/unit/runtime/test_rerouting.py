@@ -8,6 +8,7 @@ from paas.core import reconcile
 from paas.core.models import App, Release
 from paas.router.nginx import AppRoute, Router
 from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.docker_scheduler import DockerScheduler
 
 pytestmark = pytest.mark.django_db
 
@@ -71,21 +72,40 @@ def apps(users):
                            image_id="sha256:x", status=Release.Status.SUPERSEDED)
 
 
-def test_only_apps_with_an_unrouted_running_port_of_the_current_release_are_reconciled(
-        apps, monkeypatch):
+def docker_scheduler(running: dict, routed: dict) -> DockerScheduler:
+    """A Docker scheduler whose Docker lists ``running`` web ports and whose router sends
+    each app to ``routed`` ports."""
+    engine = SimpleNamespace(web_ports=lambda: running, home="/srv/paas")
+    router = SimpleNamespace(routed_ports=routed.get)
+    return DockerScheduler(engine, router, healthcheck_timeout=1,
+                           drain_seconds=0)
+
+
+def test_the_scheduler_names_apps_with_an_unrouted_running_port_of_the_current_release():
     running = {("shop", 3): [32790], ("shop", 2): [32700], ("blog", 1): [32800],
                ("idle", 2): [32900]}
     routed = {"shop": (32788,), "blog": (32800,), "idle": None}
+
+    moved = docker_scheduler(running, routed).unrouted_apps({"shop": 3, "blog": 1, "idle": 2})
+
+    # shop v3 restarted on 32790 while the router still says 32788; blog is routed right;
+    # idle has no route file (that is the full reconcile's business); shop v2 is not current.
+    assert moved == ["shop"]
+
+
+def test_only_the_apps_the_scheduler_names_are_reconciled(apps, platform, monkeypatch):
+    asked = []
+
+    def unrouted_apps(current):
+        asked.append(current)
+        return ["shop"]
+
+    platform.scheduler.unrouted_apps = unrouted_apps
     reconciled = []
-    monkeypatch.setattr(reconcile, "get_engine",
-                        lambda: SimpleNamespace(web_ports=lambda: running))
-    monkeypatch.setattr(reconcile, "get_router",
-                        lambda: SimpleNamespace(routed_ports=routed.get))
     monkeypatch.setattr(reconcile, "reconcile_app", lambda app: reconciled.append(app.name))
 
     moved = reconcile.reroute_moved_ports()
 
-    # shop v3 restarted on 32790 while the router still says 32788; blog is routed right;
-    # idle has no route file (that is the full reconcile's business); shop v2 is not current.
+    assert asked == [{"shop": 3, "blog": 1, "idle": 2}]  # the current releases only
     assert moved == ["shop"]
     assert reconciled == ["shop"]

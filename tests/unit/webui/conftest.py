@@ -1,8 +1,6 @@
-"""Fixtures shared by the dashboard tests: the fake platform, users by role, a deployed app."""
+"""Helpers for the dashboard tests (the fixtures are tests/unit/conftest.py's)."""
 
 from django.test import Client
-
-from tests.unit.api.fakes import app, platform, users  # noqa: F401 - fixtures
 
 
 def client_for(user) -> Client:

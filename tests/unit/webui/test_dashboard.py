@@ -85,7 +85,7 @@ def test_setting_config_in_the_dashboard_makes_a_release(users, app, platform):
     assert "Set GREETING and restarted shop." in response.content.decode()
     assert App.objects.get(name="shop").config == {"GREETING": "Howdy"}
     assert app.current_release.version == "v2"
-    assert platform.runtime.converged[-1].env == {"GREETING": "Howdy"}
+    assert platform.scheduler.converged[-1].env == {"GREETING": "Howdy"}
 
 
 def test_an_invalid_config_key_is_reported_and_changes_nothing(users, app):
@@ -139,7 +139,7 @@ def test_destroy_needs_the_name_typed_and_the_owner(users, app, platform):
     response = client_for(users.owner).post("/apps/shop/destroy", {"confirm": "shop"})
     assert response["Location"] == "/"
     assert not App.objects.filter(name="shop").exists()
-    assert platform.runtime.stopped == ["shop"]
+    assert platform.scheduler.removed == ["shop"]
 
 
 def test_the_build_page_streams_the_log_as_server_sent_events(users, app, settings):
@@ -176,7 +176,7 @@ def test_release_records_show_who_did_what(users, app):
 
 
 def test_the_logs_page_follows_the_apps_output_as_server_sent_events(users, app, platform):
-    platform.engine.output["web.1"] = [b"2026-11-30T10:00:00.000000000Z listening\n"]
+    platform.scheduler.output["web.1"] = [b"2026-11-30T10:00:00.000000000Z listening\n"]
     client = client_for(users.collaborator)
     assert 'data-stream="/apps/shop/logs/stream"' in client.get("/apps/shop/logs/").content.decode()
     stream = client.get("/apps/shop/logs/stream")

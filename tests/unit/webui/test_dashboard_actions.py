@@ -52,7 +52,7 @@ def test_a_failed_change_shows_the_error_and_its_log_open(users, app, platform, 
         log("       waiting for the app to answer (connection refused)")
         raise UserError("web.1 did not pass its health check", code="health_check_failed")
 
-    monkeypatch.setattr(platform.runtime, "converge", unhealthy)
+    monkeypatch.setattr(platform.scheduler, "converge", unhealthy)
     html = client_for(users.owner).post(
         "/apps/shop/rollback", {"version": "1"}, follow=True).content.decode()
     assert '<li class="message error">web.1 did not pass its health check</li>' in html
@@ -96,21 +96,21 @@ def test_volumes_are_added_unmounted_and_deleted(users, app, platform):
     assert 'data-volume="uploads"' in client.get("/apps/shop/").content.decode()
     client.post("/apps/shop/volumes/remove", {"name": "uploads"})
     assert not Volume.objects.exists()
-    assert "paas-shop-uploads" in platform.engine.volumes  # data kept
+    assert "paas-shop-uploads" in platform.scheduler.volumes  # data kept
     client.post("/apps/shop/volumes/add", {"name": "uploads", "mount_path": "/data"})
     deleted = client.post("/apps/shop/volumes/remove", {"name": "uploads", "delete_data": "1"},
                           follow=True)
     assert "Removed volume uploads." in deleted.content.decode()
-    assert platform.engine.volumes == {}
+    assert platform.scheduler.volumes == {}
 
 
 def test_the_build_cache_purge_button(users, app, platform):
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
     client = client_for(users.collaborator)
     assert "Purge build cache" in client.get("/apps/shop/").content.decode()
     response = client.post("/apps/shop/builds/cache/purge", follow=True)
     assert "Purged the build cache (1 record)" in response.content.decode()
-    assert platform.engine.build_cache == []
+    assert platform.images.build_cache == []
 
 
 def test_the_app_page_and_list_say_why_the_app_crashed(users, app):
@@ -124,24 +124,24 @@ def test_the_app_page_and_list_say_why_the_app_crashed(users, app):
 
 
 def test_outsider_gets_404_for_the_new_actions(users, app, platform):
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
     client = client_for(users.outsider)
     for path, data in [("resize", {"process_type": "web", "memory": "64m"}),
                        ("volumes/add", {"name": "x", "mount_path": "/x"}),
                        ("volumes/remove", {"name": "x"}), ("builds/cache/purge", {})]:
         assert client.post(f"/apps/shop/{path}", data).status_code == 404, path
     assert app.formations.get(process_type="web").memory_limit == ""
-    assert not Volume.objects.exists() and len(platform.engine.build_cache) == 1
+    assert not Volume.objects.exists() and len(platform.images.build_cache) == 1
 
 
 def test_the_new_actions_need_csrf_and_post(users, app, platform):
-    platform.engine.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
+    platform.images.build_cache = [f"RUN {cache_marker(cache_id(app))} pip install"]
     client = Client(enforce_csrf_checks=True)
     client.force_login(users.owner)
     for path in ("resize", "volumes/add", "volumes/remove", "builds/cache/purge"):
         assert client.post(f"/apps/shop/{path}", {}).status_code == 403, path
         assert client_for(users.owner).get(f"/apps/shop/{path}").status_code == 405, path
-    assert len(platform.engine.build_cache) == 1
+    assert len(platform.images.build_cache) == 1
 
 
 def test_the_build_page_cancels_a_queued_build(users, app, platform):

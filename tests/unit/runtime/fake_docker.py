@@ -1,9 +1,11 @@
-"""Fakes at the Docker and nginx edge for runtime unit tests (in the spirit of MemoryRepo)."""
+"""A fake Docker Engine (``DockerEngine``'s container part) for the Docker scheduler's unit
+tests: containers in a dict, in the spirit of MemoryRepo. Core's tests use tests/fakes.py's
+in-memory scheduler instead."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paas.router.nginx import AppRoute
+from paas.errors import PlatformError
 from paas.runtime.docker_client import (
     LABEL_APP,
     LABEL_INSTANCE,
@@ -12,7 +14,8 @@ from paas.runtime.docker_client import (
     LABEL_SPEC,
 )
 from paas.runtime.docker_containers import ContainerSpec, RunningInstance
-from paas.runtime.docker_oneoffs import OneOffResult, OneOffSpec
+from paas.runtime.docker_oneoffs import OneOffSpec
+from paas.runtime.scheduler import OneOffResult
 
 
 @dataclass
@@ -38,7 +41,7 @@ class FakeContainer:
 
 
 @dataclass
-class FakeEngine:
+class FakeDocker:
     """Containers in a dict; every start/stop is recorded in ``events`` (shared with the
     router, so tests can check the order of switch and drain)."""
 
@@ -75,7 +78,6 @@ class FakeEngine:
 
     def start(self, spec: ContainerSpec) -> RunningInstance:
         if spec.name in self.fail_start:
-            from paas.errors import PlatformError
             raise PlatformError("cannot start", code="container_start_failed")
         self.containers.pop(spec.name, None)
         container = FakeContainer(
@@ -83,7 +85,7 @@ class FakeEngine:
             labels={LABEL_APP: spec.app, LABEL_RELEASE: str(spec.release),
                     LABEL_PROCESS: spec.process_type, LABEL_INSTANCE: str(spec.instance),
                     LABEL_SPEC: spec.spec_hash})
-        container.spec = spec  # type: ignore[attr-defined]
+        container.spec = spec
         self.containers[spec.name] = container
         self.events.append(("start", spec.name))
         return RunningInstance(container, spec.app, spec.release, spec.process_type,
@@ -93,7 +95,6 @@ class FakeEngine:
                         keep_logs_in: Path | None = None,
                         max_log_bytes: int | None = None) -> None:
         if instance.container.name in self.fail_stop:
-            from paas.errors import PlatformError
             raise PlatformError("Docker is not reachable", code="docker_down")
         self.events.append(("stop", instance.container.name, grace_seconds))
         if keep_logs_in is not None:
@@ -106,6 +107,11 @@ class FakeEngine:
     def logs_tail(self, instance: RunningInstance, lines: int = 30) -> str:
         return instance.container.log.decode()
 
+    def logs(self, container_id: str, follow: bool = False,
+             since: float | None = None):
+        container = self.containers.get(container_id)
+        return iter(container.log.splitlines() if container else [])
+
     def ensure_volume(self, name: str, app: str) -> None:
         self.volumes.add(name)
 
@@ -113,17 +119,3 @@ class FakeEngine:
         self.oneoffs.append(spec)
         self.events.append(("oneoff", spec.kind))
         return self.oneoff_result
-
-
-@dataclass
-class FakeRouter:
-    events: list
-    routes: dict = field(default_factory=dict)
-
-    def set_route(self, route: AppRoute) -> None:
-        self.routes[route.app] = route
-        self.events.append(("route", route.ports))
-
-    def remove_route(self, app: str) -> None:
-        self.routes.pop(app, None)
-        self.events.append(("unroute", app))

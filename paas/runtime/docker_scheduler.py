@@ -1,8 +1,9 @@
-"""Make Docker run what should run, without downtime.
+"""The Docker scheduler: containers on one Docker Engine, behind the nginx router.
 
-``Runtime.converge`` is the single place containers are started and stopped: deploys, scaling,
-config changes, rollbacks and the periodic reconcile all end here. It takes plain data (what the
-caller wants) and does not record anything; the callers in ``paas.core`` keep the books.
+``DockerScheduler.converge`` is the single place app containers are started and stopped:
+deploys, scaling, config changes, rollbacks and the periodic reconcile all end here. It takes
+plain data (what the caller wants) and records nothing; the callers in ``paas.core`` keep the
+books. It implements ``paas.runtime.scheduler.Scheduler``.
 
 Order of a change, so that what serves keeps serving:
   1. start the missing containers of the wanted release;
@@ -15,107 +16,56 @@ Order of a change, so that what serves keeps serving:
 """
 
 import logging
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import docker.errors
+import requests.exceptions
+
+from paas.errors import PlatformError
 from paas.router.nginx import AppRoute, Router
 from paas.runtime.docker_containers import ContainerSpec, RunningInstance
 from paas.runtime.docker_engine import DockerEngine
-from paas.runtime.docker_oneoffs import OneOffResult, OneOffSpec
-from paas.runtime.health import HealthCheck, HealthCheckFailed, wait_until_healthy
+from paas.runtime.docker_oneoffs import OneOffSpec
+from paas.runtime.health import HealthCheckFailed, wait_until_healthy
+from paas.runtime.scheduler import (
+    DesiredApp,
+    Instance,
+    Log,
+    OneOffResult,
+    Retirement,
+    Retiring,
+    ignore,
+)
 
 logger = logging.getLogger(__name__)
 
-# Give nginx's old worker processes a moment to hand over to the new ones after a reload
-# before the containers they were proxying to start shutting down.
-ROUTER_SETTLE_SECONDS = 1.0
 # The saved log of one instance of one release keeps its newest lines up to this size.
 APP_LOG_MAX_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class DesiredApp:
-    """What should run for one app."""
-
-    app: str
-    release: int
-    image: str
-    env: dict[str, str]
-    process_types: dict[str, str | None]  # None: the image's own command
-    quantities: dict[str, int]
-    hostnames: tuple[str, ...]
-    healthchecks: tuple[HealthCheck, ...] = ()
-    # Per process type: {"memory": "256m", "nano_cpus": 500_000_000}.
-    limits: dict[str, dict] = field(default_factory=dict)
-    # Docker volume name -> {"bind": mount path, "mode": "rw"}; created if missing.
-    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def base_env(self) -> dict[str, str]:
-        """The config plus what paas tells every process about itself."""
-        return {**self.env, "PAAS_APP": self.app, "PAAS_RELEASE": str(self.release)}
+@contextmanager
+def docker_errors_as_platform_errors() -> Iterator[None]:
+    """Docker SDK and connection errors become PlatformError(docker_down), as callers above
+    the scheduler know nothing of Docker."""
+    try:
+        yield
+    except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        raise PlatformError(f"Docker failed: {error}", code="docker_down") from error
 
 
-def _ignore(_line: str) -> None:
-    pass
+def as_instance(found: RunningInstance) -> Instance:
+    """The engine-neutral view of a container paas started."""
+    return Instance(app=found.app, release=found.release, process_type=found.process_type,
+                    number=found.instance, state=found.container.status,
+                    port=found.host_port(), restart_count=found.restart_count,
+                    exit_code=found.exit_code, id=found.container.id)
 
 
-@dataclass
-class Retirement:
-    """The second half of a converge: the containers the router no longer sends requests to.
+class DockerScheduler:
+    """The apps of one paas installation as containers on one dockerd."""
 
-    ``converge`` returns it once the router serves ``ports`` (the web ports routed now); the
-    caller records that the new release serves, then calls ``run``, still under the app's
-    deploy lock so that nothing else converges while the old containers drain.
-    """
-
-    app: str
-    ports: list[int]
-    instances: list[RunningInstance] = field(default_factory=list)
-    # How to stop one container (SIGTERM, drain, keep its logs, remove); set by the Runtime.
-    stop: Callable[[RunningInstance], None] | None = None
-
-    def run(self, log: Callable[[str], None] = _ignore) -> list[str]:
-        """Let the router settle, then stop the old containers side by side.
-
-        Never raises: an old container that cannot be stopped is logged (and returned as a
-        message) and left to the next reconcile, which finds it unwanted again. Whatever
-        happens here, the new release already serves and stays serving.
-        """
-        if not self.instances or self.stop is None:
-            return []
-        # nginx's old workers hand over to the new ones after a reload; let in-flight
-        # requests to these containers finish before they are told to stop.
-        time.sleep(ROUTER_SETTLE_SECONDS)
-        for instance in self.instances:
-            log(f"       stopping {instance.process_type}.{instance.instance} "
-                f"of v{instance.release}")
-        stop = self.stop
-        problems: list[str] = []
-
-        def retire(instance: RunningInstance) -> None:
-            try:
-                stop(instance)
-            # Broad on purpose: this runs after the switch, and nothing that goes wrong while
-            # an old container shuts down may reach the caller as a failed deploy.
-            except Exception as error:  # noqa: BLE001
-                logger.warning("could not retire %s of %s", instance.container.name,
-                               self.app, exc_info=True)
-                problems.append(f"could not stop {instance.label} of v{instance.release} "
-                                f"({error}); the next reconcile removes it")
-
-        # Side by side: each drains for up to the grace period, and the deploy lock is held
-        # meanwhile.
-        with ThreadPoolExecutor(max_workers=min(8, len(self.instances))) as pool:
-            list(pool.map(retire, self.instances))
-        for problem in problems:
-            log(f"       {problem}")
-        return problems
-
-
-class Runtime:
     def __init__(self, engine: DockerEngine, router: Router, healthcheck_timeout: float,
                  drain_seconds: int, app_logs_dir: Path | None = None) -> None:
         self.engine = engine
@@ -125,15 +75,74 @@ class Runtime:
         # Logs of removed containers are kept here, per app and release (see paas.core.applogs).
         self.app_logs_dir = app_logs_dir or Path(engine.home) / "logs" / "apps"
 
+    def saved_logs_dir(self, app: str) -> Path:
+        return self.app_logs_dir / app
+
     def logs_dir(self, app: str, release: int) -> Path:
-        return self.app_logs_dir / app / f"v{release}"
+        return self.saved_logs_dir(app) / f"v{release}"
+
+    # --- what runs ---------------------------------------------------------------------------
+
+    def instances(self, app: str | None = None) -> list[Instance]:
+        return [as_instance(found) for found in self.engine.instances(app)]
+
+    def logs(self, instance: Instance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        return self.engine.logs(instance.id, follow=follow, since=since)
+
+    def unrouted_apps(self, current: dict[str, int]) -> list[str]:
+        # Docker gives a web container it restarts after a crash a new loopback port. One
+        # listing without inspects, and the route files: cheap enough for every few seconds.
+        # A container Docker is still restarting is left to Docker (and to the crash-loop
+        # report): only a running container with an unrouted port counts.
+        with docker_errors_as_platform_errors():
+            running = self.engine.web_ports()
+        moved = []
+        for app, release in current.items():
+            ports = running.get((app, release))
+            routed = self.router.routed_ports(app)
+            if not ports or routed is None or set(ports) <= set(routed):
+                continue
+            logger.info("%s: web listens on %s, the router sends to %s", app, ports,
+                        list(routed))
+            moved.append(app)
+        return moved
+
+    # --- removing ----------------------------------------------------------------------------
+
+    def remove_app(self, app: str) -> None:
+        """Remove every container of ``app`` and its route."""
+        self.router.remove_route(app)
+        for instance in self.engine.instances(app):
+            self._remove(instance, grace_seconds=self.drain_seconds)
+
+    def remove_orphans(self, known_apps: set[str]) -> list[str]:
+        removed = []
+        for instance in self.engine.instances():
+            if instance.app not in known_apps:
+                logger.info("removing orphan container %s", instance.container.name)
+                self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
+                removed.append(instance.container.name)
+        return removed
+
+    def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:
+        with docker_errors_as_platform_errors():
+            return self.engine.remove_stale_oneoffs(default_timeout, grace_seconds=grace_seconds)
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        self.engine.ensure_volume(name, app)
+
+    def remove_volume(self, name: str) -> bool:
+        return self.engine.remove_volume(name)
 
     def _remove(self, instance: RunningInstance, grace_seconds: int) -> None:
         self.engine.stop_and_remove(instance, grace_seconds=grace_seconds,
                                     keep_logs_in=self.logs_dir(instance.app, instance.release),
                                     max_log_bytes=APP_LOG_MAX_BYTES)
 
-    def converge(self, desired: DesiredApp, log: Callable[[str], None] = _ignore) -> Retirement:
+    # --- changing what runs ------------------------------------------------------------------
+
+    def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
         """Start what ``desired`` lacks, health-check it and point the router at it.
 
         Returns as soon as the router serves the wanted web containers, with the containers
@@ -211,11 +220,12 @@ class Runtime:
                 ports.append(port)
         return ports
 
-    def _retire(self, instance: RunningInstance) -> None:
+    def _retire(self, instance: Retiring) -> None:
+        assert isinstance(instance, RunningInstance)  # converge retires only its own finds
         self._remove(instance, grace_seconds=self.drain_seconds)
 
     def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
-                   log: Callable[[str], None] | None = None) -> OneOffResult:
+                   log: Log | None = None) -> OneOffResult:
         """Run ``command`` once in a container of ``desired``'s release, with its config and
         volumes (not its ports or routes). Raises what DockerEngine.run_once raises."""
         for volume_name in desired.volumes:
@@ -226,12 +236,6 @@ class Runtime:
             volumes=desired.volumes,
         )
         return self.engine.run_once(spec, timeout=timeout, log=log)
-
-    def stop_app(self, app: str) -> None:
-        """Remove every container of ``app`` and its route."""
-        self.router.remove_route(app)
-        for instance in self.engine.instances(app):
-            self._remove(instance, grace_seconds=self.drain_seconds)
 
     def _spec(self, desired: DesiredApp, process_type: str, number: int,
               name_suffix: str = "") -> ContainerSpec:
@@ -252,7 +256,7 @@ class Runtime:
         )
 
     def _wait_healthy(self, instance: RunningInstance, desired: DesiredApp,
-                      log: Callable[[str], None]) -> None:
+                      log: Log) -> None:
         refreshed = self.engine.refresh(instance)
         port = refreshed.host_port() if refreshed else None
 

@@ -1,0 +1,221 @@
+"""The Scheduler interface: what ``paas.core`` needs from a container engine, and the plain
+data the two sides speak.
+
+Core decides what should run and keeps the books; a scheduler makes its engine run that and
+records nothing. Core describes one app's wanted state as a ``DesiredApp``; a scheduler
+converges to it (start, health-check, route, then hand back the old containers as a
+``Retirement``), runs one-off commands in it, lists what runs as ``Instance``\\ s, streams their
+output and removes apps. Implementations:
+
+- ``paas.runtime.docker_scheduler.DockerScheduler``: containers on one Docker Engine, behind
+  the nginx router;
+- the in-memory scheduler the unit tests use (``tests/fakes.py``).
+
+A new engine (Docker Swarm, say) is one new module implementing ``Scheduler``; nothing in
+``paas.core`` changes for it.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from paas.runtime.health import HealthCheck
+
+logger = logging.getLogger(__name__)
+
+Log = Callable[[str], None]
+
+
+def ignore(_line: str) -> None:
+    """A log that drops every line."""
+
+
+@dataclass(frozen=True)
+class DesiredApp:
+    """What should run for one app: one release, its process types and how many of each."""
+
+    app: str
+    release: int
+    image: str
+    env: dict[str, str]
+    process_types: dict[str, str | None]  # None: the image's own command
+    quantities: dict[str, int]
+    hostnames: tuple[str, ...]
+    healthchecks: tuple[HealthCheck, ...] = ()
+    # Per process type: {"memory": "256m", "nano_cpus": 500_000_000}.
+    limits: dict[str, dict] = field(default_factory=dict)
+    # Volume name -> {"bind": mount path, "mode": "rw"}; created if missing.
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        """The config plus what paas tells every process about itself."""
+        return {**self.env, "PAAS_APP": self.app, "PAAS_RELEASE": str(self.release)}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running (or crashed, or restarting) process of an app, as its engine reports it."""
+
+    app: str
+    release: int
+    process_type: str
+    number: int
+    state: str  # the engine's word: running, restarting, exited, ...
+    port: int | None = None  # where the router reaches a web instance
+    restart_count: int = 0
+    exit_code: int = 0
+    id: str = ""  # the engine's id for it (a container id)
+    node: str = ""  # the machine it runs on, where the engine has several
+
+    @property
+    def label(self) -> str:
+        """How logs and messages name it: ``web.1``."""
+        return f"{self.process_type}.{self.number}"
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    output: str
+    timed_out: bool = False
+
+
+class Retiring(Protocol):
+    """What a Retirement needs to know of an old instance to say what it stops."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def release(self) -> int: ...
+
+
+# Give the router's old workers a moment to hand over to the new ones after a switch before
+# the instances they were proxying to start shutting down.
+ROUTER_SETTLE_SECONDS = 1.0
+
+
+@dataclass
+class Retirement:
+    """The second half of a converge: the instances the router no longer sends requests to.
+
+    ``converge`` returns it once the router serves ``ports`` (the web ports routed now); the
+    caller records that the new release serves, then calls ``run``, still under the app's
+    deploy lock so that nothing else converges while the old instances drain.
+    """
+
+    app: str
+    ports: list[int]
+    instances: Sequence[Retiring] = ()
+    # How to stop one instance (SIGTERM, drain, keep its logs, remove); set by the scheduler.
+    stop: Callable[[Retiring], None] | None = None
+
+    def run(self, log: Log = ignore) -> list[str]:
+        """Let the router settle, then stop the old instances side by side.
+
+        Never raises: an old instance that cannot be stopped is logged (and returned as a
+        message) and left to the next reconcile, which finds it unwanted again. Whatever
+        happens here, the new release already serves and stays serving.
+        """
+        if not self.instances or self.stop is None:
+            return []
+        # In-flight requests to these instances finish before they are told to stop.
+        time.sleep(ROUTER_SETTLE_SECONDS)
+        for instance in self.instances:
+            log(f"       stopping {instance.label} of v{instance.release}")
+        stop = self.stop
+        problems: list[str] = []
+
+        def retire(instance: Retiring) -> None:
+            try:
+                stop(instance)
+            # Broad on purpose: this runs after the switch, and nothing that goes wrong while
+            # an old instance shuts down may reach the caller as a failed deploy.
+            except Exception as error:
+                logger.warning("could not retire %s of %s", instance.label, self.app,
+                               exc_info=True)
+                problems.append(f"could not stop {instance.label} of v{instance.release} "
+                                f"({error}); the next reconcile removes it")
+
+        # Side by side: each drains for up to the grace period, and the deploy lock is held
+        # meanwhile.
+        with ThreadPoolExecutor(max_workers=min(8, len(self.instances))) as pool:
+            list(pool.map(retire, self.instances))
+        for problem in problems:
+            log(f"       {problem}")
+        return problems
+
+
+class Scheduler(Protocol):
+    """A container engine as ``paas.core`` sees it.
+
+    Methods raise ``paas.errors.UserError`` for what the app's owner can fix (a failing health
+    check, a missing image) and ``paas.errors.PlatformError`` when the engine fails.
+    """
+
+    def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
+        """Start what ``desired`` lacks, health-check it and route the app's web traffic to it.
+
+        Returns once the router serves the wanted web instances, with the unwanted ones still
+        running: the caller records the change, then runs the returned Retirement. On failure
+        the instances this call started are removed and what served before still serves.
+        """
+        ...
+
+    def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
+                   log: Log | None = None) -> OneOffResult:
+        """Run ``command`` once with ``desired``'s image, config and volumes (no port, no
+        route); ``kind`` is ``release`` or ``run``. Exit code 124 and ``timed_out`` if it
+        ran past ``timeout`` seconds and was killed."""
+        ...
+
+    def instances(self, app: str | None = None) -> list[Instance]:
+        """The instances of ``app`` (of every app if None) that the engine has, in any state."""
+        ...
+
+    def logs(self, instance: Instance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        """``instance``'s output lines as ``<RFC 3339 timestamp> <text>``, from ``since``
+        (Unix seconds) if given; with ``follow``, new lines until it stops. Ends quietly if
+        the instance goes away."""
+        ...
+
+    def saved_logs_dir(self, app: str) -> Path:
+        """Where the output of ``app``'s removed instances is kept:
+        ``<dir>/v<release>/<type>.<n>.log``."""
+        ...
+
+    def remove_app(self, app: str) -> None:
+        """Remove ``app``'s route and every instance of it."""
+        ...
+
+    def remove_orphans(self, known_apps: set[str]) -> list[str]:
+        """Remove the instances of apps not in ``known_apps``; return what was removed."""
+        ...
+
+    def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:
+        """Remove one-offs older than their timeout plus ``grace_seconds`` (their runner
+        died); return what was removed."""
+        ...
+
+    def unrouted_apps(self, current: dict[str, int]) -> list[str]:
+        """Of ``current`` (app -> its current release), the apps with a running web instance
+        the router does not send requests to (an instance the engine restarted elsewhere).
+        Cheap enough to ask every few seconds."""
+        ...
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        """Create volume ``name`` for ``app`` if it is missing; never touch its data."""
+        ...
+
+    def remove_volume(self, name: str) -> bool:
+        """Delete volume ``name`` and its data; False if it is gone or still in use."""
+        ...

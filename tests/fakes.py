@@ -1,0 +1,292 @@
+"""In-memory stand-ins for the platform's I/O edge, in the spirit of dulwich's MemoryRepo.
+
+``FakePlatform`` is a ``paas.core.platform.Platform`` whose parts keep everything in memory:
+``FakeScheduler`` (the second implementation of ``paas.runtime.scheduler.Scheduler``),
+``FakeImages``, ``FakeRouter``, ``FakeRedis``, a task queue that runs deploy actions at once,
+and locks that really exclude. The ``platform`` fixture (tests/unit/conftest.py) installs one
+for each test; the services in ``paas.core`` run for real against it.
+"""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from paas.core import releases
+from paas.core.actions import RUN_ACTION_TASK
+from paas.core.models import App, Release
+from paas.core.platform import Platform
+from paas.router.nginx import AppRoute
+from paas.runtime.scheduler import (
+    DesiredApp,
+    Instance,
+    Log,
+    OneOffResult,
+    Retirement,
+    ignore,
+)
+
+
+class FakeScheduler:
+    """Apps "run" as lists of instances; every converge and one-off is recorded."""
+
+    def __init__(self, saved_logs: Path) -> None:
+        self.saved_logs = saved_logs
+        self.containers: dict[str, list[Instance]] = {}
+        # What each instance printed, by label, as "<timestamp> <text>" lines.
+        self.output: dict[str, list[bytes]] = {}
+        self.volumes: dict[str, str] = {}  # volume name -> app
+        self.converged: list[DesiredApp] = []
+        self.commands: list[str] = []
+        self.removed: list[str] = []  # apps removed whole
+
+    def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
+        self.converged.append(desired)
+        self.containers[desired.app] = [
+            Instance(desired.app, desired.release, process_type, number, state="running",
+                     port=40000 + number if process_type == "web" else None,
+                     id=f"{desired.app}-{process_type}-{number}-v{desired.release}")
+            for process_type, quantity in sorted(desired.quantities.items())
+            for number in range(1, quantity + 1)
+        ]
+        return Retirement(desired.app, [i.port for i in self.containers[desired.app] if i.port])
+
+    def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
+                   log: Log | None = None) -> OneOffResult:
+        self.commands.append(command)
+        return OneOffResult(exit_code=3, output=f"ran {command} in v{desired.release}\n")
+
+    def instances(self, app: str | None = None) -> list[Instance]:
+        if app is None:
+            return [i for found in self.containers.values() for i in found]
+        return list(self.containers.get(app, []))
+
+    def logs(self, instance: Instance, follow: bool = False,
+             since: float | None = None) -> Iterator[bytes]:
+        yield from self.output.get(instance.label, [])
+
+    def saved_logs_dir(self, app: str) -> Path:
+        return self.saved_logs / app
+
+    def remove_app(self, app: str) -> None:
+        self.removed.append(app)
+        self.containers.pop(app, None)
+
+    def remove_orphans(self, known_apps: set[str]) -> list[str]:
+        orphans = [app for app in self.containers if app not in known_apps]
+        for app in orphans:
+            self.containers.pop(app)
+        return orphans
+
+    def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:
+        return []
+
+    def unrouted_apps(self, current: dict[str, int]) -> list[str]:
+        return []
+
+    def ensure_volume(self, name: str, app: str) -> None:
+        self.volumes.setdefault(name, app)
+
+    def remove_volume(self, name: str) -> bool:
+        return self.volumes.pop(name, None) is not None
+
+
+class FakeImages:
+    """Images by reference, and BuildKit's cache records by description."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, str] = {}
+        # The marker in a record's description names the app's cache id.
+        self.build_cache: list[str] = []
+
+    def add_image(self, image_id: str) -> str:
+        self.images[image_id] = image_id
+        return image_id
+
+    def image_id(self, ref: str) -> str | None:
+        return self.images.get(ref)
+
+    def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        self.images[f"{repository}:{tag}"] = image_id
+
+    def remove_image(self, ref: str) -> bool:
+        return self.images.pop(ref, None) is not None
+
+    def prune_build_cache(self, marker: str) -> int:
+        kept = [record for record in self.build_cache if marker not in record]
+        removed = len(self.build_cache) - len(kept)
+        self.build_cache = kept
+        return removed
+
+
+class FakeRouter:
+    """Routes in a dict; each change is appended to ``events`` (which a fake Docker may share,
+    so tests can check the order of switch and drain)."""
+
+    def __init__(self, events: list | None = None) -> None:
+        self.events: list = [] if events is None else events
+        self.routes: dict[str, AppRoute] = {}
+
+    def set_route(self, route: AppRoute) -> None:
+        self.routes[route.app] = route
+        self.events.append(("route", route.ports))
+
+    def remove_route(self, app: str) -> None:
+        self.routes.pop(app, None)
+        self.events.append(("unroute", app))
+
+    def routed_apps(self) -> set[str]:
+        return set(self.routes)
+
+    def remove_routes(self, apps: set[str]) -> None:
+        for app in apps:
+            self.remove_route(app)
+
+    def routed_ports(self, app: str) -> tuple[int, ...] | None:
+        route = self.routes.get(app)
+        return None if route is None else tuple(sorted(route.ports))
+
+
+class FakeRedis:
+    """The hashes, streams and keys paas keeps in Redis, in memory (thread-safe for
+    live_server)."""
+
+    def __init__(self) -> None:
+        self.hashes: dict[str, dict[bytes, bytes]] = {}
+        self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        self.expiring: set[str] = set()
+        self.values: dict[str, bytes] = {}
+        self.changed = threading.Condition()
+
+    @staticmethod
+    def _bytes(value) -> bytes:
+        return value if isinstance(value, bytes) else str(value).encode()
+
+    def hset(self, key: str, field=None, value=None, mapping: dict | None = None) -> int:
+        items = dict(mapping or {})
+        if field is not None:
+            items[field] = value
+        with self.changed:
+            stored = self.hashes.setdefault(key, {})
+            stored.update({self._bytes(k): self._bytes(v) for k, v in items.items()})
+        return len(items)
+
+    def hgetall(self, key: str) -> dict[bytes, bytes]:
+        with self.changed:
+            return dict(self.hashes.get(key, {}))
+
+    def set(self, key: str, value, ex: int | None = None) -> bool:
+        with self.changed:
+            self.values[key] = self._bytes(value)
+        return True
+
+    def exists(self, *keys: str) -> int:
+        with self.changed:
+            return sum(key in self.values for key in keys)
+
+    def delete(self, *keys: str) -> int:
+        with self.changed:
+            return sum(self.values.pop(key, None) is not None for key in keys)
+
+    def expire(self, key: str, seconds: int) -> bool:
+        self.expiring.add(key)
+        return True
+
+    def xadd(self, key: str, fields: dict) -> bytes:
+        with self.changed:
+            entries = self.streams.setdefault(key, [])
+            entry_id = f"{len(entries) + 1}-0".encode()
+            entries.append((entry_id, {self._bytes(k): self._bytes(v)
+                                       for k, v in fields.items()}))
+            self.changed.notify_all()
+        return entry_id
+
+    def xread(self, streams: dict, block: int | None = None, count: int | None = None):
+        (key, last_id), = streams.items()
+        after = int(str(last_id.decode() if isinstance(last_id, bytes) else last_id)
+                    .split("-")[0])
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.streams.get(key, [])) > after,
+                                  timeout=(block or 0) / 1000)
+            found = self.streams.get(key, [])[after:after + (count or 10**9)]
+        return [[key.encode(), found]] if found else []
+
+
+class FakeLock:
+    """A named lock of this process, with redis-py Lock's acquire/release."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+
+    def acquire(self, blocking: bool | None = None,
+                blocking_timeout: float | None = None) -> bool:
+        if blocking is False:
+            return self.lock.acquire(blocking=False)
+        return self.lock.acquire(timeout=-1 if blocking_timeout is None else blocking_timeout)
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+class FakeQueue:
+    """The broker: deploy actions run at once, in the calling thread, unless held; other
+    tasks (builds) are only recorded."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Any]]] = []
+        self.queued_actions: list[str] = []
+        self.hold_actions = False
+
+    def send(self, task: str, args: list[Any]) -> str:
+        self.sent.append((task, args))
+        if task == RUN_ACTION_TASK:
+            self.queued_actions.append(args[0])
+            if not self.hold_actions:
+                self.run_queued_actions()
+        return f"task-{len(self.sent)}"
+
+    def run_queued_actions(self) -> None:
+        from paas.core.actions import run_action
+
+        while self.queued_actions:
+            run_action(self.queued_actions.pop(0))
+
+
+class FakePlatform(Platform):
+    """A whole platform in memory, with shortcuts the tests use."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.queue = FakeQueue()
+        self._locks: dict[str, threading.Lock] = {}
+        super().__init__(scheduler=FakeScheduler(tmp_path / "app-logs"),
+                         images=FakeImages(),
+                         router=FakeRouter(),
+                         redis=FakeRedis(),
+                         tasks=self.queue, new_lock=self._new_lock)
+
+    def _new_lock(self, name: str, timeout: float) -> FakeLock:
+        return FakeLock(self._locks.setdefault(name, threading.Lock()))
+
+    @property
+    def queued_actions(self) -> list[str]:
+        return self.queue.queued_actions
+
+    @property
+    def hold_actions(self) -> bool:
+        return self.queue.hold_actions
+
+    @hold_actions.setter
+    def hold_actions(self, value: bool) -> None:
+        self.queue.hold_actions = value
+
+    def run_queued_actions(self) -> None:
+        self.queue.run_queued_actions()
+
+    def deploy(self, app: App, image: str = "sha256:image-1",
+               process_types: dict | None = None) -> Release:
+        """A release of ``app`` as a successful build would make it, deployed."""
+        self.images.add_image(image)
+        release = releases.create_release(app, image, dict(app.config),
+                                          process_types or {"web": None},
+                                          f"Deploy {image[-7:]}")
+        return releases.deploy_release(release)

@@ -1,1 +1,0 @@
-from tests.unit.api.fakes import platform, users  # noqa: F401 - fixtures
