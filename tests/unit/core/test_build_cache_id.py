@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from paas.core.builds import cache_id
+from paas.core.buildcache import cache_id
 from paas.core.models import App
 
 
