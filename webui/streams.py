@@ -9,8 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.core import actionlog
+from paas.core.logstreams import app_log_lines, build_log_lines
 from paas.core.models import App, Build
 from paas.errors import PaasError
 from webui.views import app_or_404

@@ -11,10 +11,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 
 from paas.api import serializers
 from paas.api.auth import api_view, read_json
-from paas.api.logstreams import app_log_lines, build_log_lines
 from paas.api.openapi import openapi_document
 from paas.core import actionlog, actions, applications, buildcache, buildguard, processes
 from paas.core.actionlog import Action
+from paas.core.logstreams import app_log_lines, build_log_lines
 from paas.core.models import App
 from paas.errors import NotFound, UserError
 

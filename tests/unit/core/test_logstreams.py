@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from paas.api.logstreams import with_keepalive
+from paas.core.logstreams import with_keepalive
 from paas.errors import PlatformError
 
 

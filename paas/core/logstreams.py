@@ -12,11 +12,13 @@ from collections.abc import Iterator
 import redis
 from django.conf import settings
 
+from paas.core.applogs import app_logs
 from paas.core.buildlog import follow_lines, log_path, stream_key
 from paas.core.models import App, Build
 from paas.core.platform import platform
 
 logger = logging.getLogger(__name__)
+
 
 def build_log_lines(build: Build) -> Iterator[str | None]:
     """Yield the lines of ``build``'s log, following it live while it runs.
@@ -48,8 +50,6 @@ def _file_lines(path) -> Iterator[str]:
 def app_log_lines(app: App, tail: int, follow_logs: bool) -> Iterator[str | None]:
     """The app's container output via the runtime's ``app_logs``; None marks idle seconds
     while following (see with_keepalive)."""
-    from paas.core.applogs import app_logs
-
     lines = app_logs(app, tail=tail, follow=follow_logs)
     return with_keepalive(lines) if follow_logs else lines
 
