@@ -30,22 +30,20 @@ def _changelist_link(model, app: App, label: str) -> str:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Builds and releases are records of what happened: viewable, never edited here."""
+    """Viewable, never added, edited or deleted here.
+
+    Builds and releases are records of what happened (deleting the current release would
+    leave nothing to serve). Scaling, domains, collaborators and destroy go through paas.core
+    (scale, add_domain, add_collaborator, destroy_app ...), which reconcile containers and the
+    router; a row written or deleted here would leave them as they were. Without delete
+    permission "delete selected" goes too.
+    """
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-class ServiceManagedAdmin(ReadOnlyAdmin):
-    """Apps, formations and domains: viewable, and not deletable either.
-
-    Scaling, domains, collaborators and destroy go through paas.core (scale, add_domain,
-    add_collaborator, destroy_app ...), which reconcile containers and the router; deleting
-    the row here would leave them running. Without delete permission "delete selected" goes.
-    """
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -78,7 +76,7 @@ class DomainInline(ServiceManagedInline):
 
 
 @admin.register(App)
-class AppAdmin(ServiceManagedAdmin):
+class AppAdmin(ReadOnlyAdmin):
     list_display = ("name", "owner", "dashboard_link", "crashed", "build_count",
                     "release_count", "created_at")
     list_filter = ("created_at", ("crashed_at", admin.EmptyFieldListFilter))
@@ -164,7 +162,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Formation)
-class FormationAdmin(ServiceManagedAdmin):
+class FormationAdmin(ReadOnlyAdmin):
     list_display = ("app", "process_type", "quantity", "updated_at")
     list_filter = ("process_type",)
     search_fields = ("app__name",)
@@ -172,7 +170,7 @@ class FormationAdmin(ServiceManagedAdmin):
 
 
 @admin.register(Domain)
-class DomainAdmin(ServiceManagedAdmin):
+class DomainAdmin(ReadOnlyAdmin):
     list_display = ("hostname", "app", "created_at")
     search_fields = ("hostname", "app__name")
     list_select_related = ("app",)

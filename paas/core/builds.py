@@ -17,7 +17,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from paas.build.builders import BuildJob, detect_builder, process_types_for
+from paas.build.builders import detect_builder, process_types_for
+from paas.build.job import BuildJob
 from paas.build.source import checkout
 from paas.core.applications import app_url, repo_path
 from paas.core.buildcache import cache_id

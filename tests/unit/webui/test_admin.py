@@ -31,7 +31,7 @@ def test_the_app_list_links_to_its_builds_and_releases(operator):
     assert f"/admin/core/release/?app__id__exact={app.pk}" in html
 
 
-def test_builds_and_releases_cannot_be_added_or_changed(operator):
+def test_builds_and_releases_cannot_be_added_changed_or_deleted(operator):
     client, app, build = operator
     assert client.get("/admin/core/build/add/").status_code == 403
     assert client.get("/admin/core/release/add/").status_code == 403
@@ -44,6 +44,10 @@ def test_builds_and_releases_cannot_be_added_or_changed(operator):
     assert response.status_code == 403
     release.refresh_from_db()
     assert release.description != "rewritten"
+    for path in (f"/admin/core/release/{release.pk}/delete/",
+                 f"/admin/core/build/{build.pk}/delete/"):
+        assert client.post(path, {"post": "yes"}).status_code == 403, path
+    assert app.releases.filter(pk=release.pk).exists() and app.builds.filter(pk=build.pk).exists()
 
 
 def test_the_app_list_query_count_does_not_grow(operator, users, django_assert_max_num_queries):
