@@ -158,11 +158,12 @@ class Stack:
             process.terminate()
             process.communicate()
 
-    def api(self, method: str, path: str, body=None, token: str | None = None) -> HttpAnswer:
+    def api(self, method: str, path: str, body: dict | list | None = None,
+            token: str | None = None) -> HttpAnswer:
         """Call the JSON API at ``/api<path>`` with the admin's token (or ``token``).
 
-        Deploy actions are answered when they end (no ``Prefer: respond-async``), so a
-        timeout as long as a deploy's.
+        Deploy actions answer only when they end (no ``Prefer: respond-async``), hence a
+        timeout as long as the CLI's subprocess timeout rather than a page load's.
         """
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {token or self.token}"}
