@@ -1,44 +1,12 @@
-"""Helpers for the runtime e2e tests: call paas.core services in the real stack, and load it.
+"""Load for the runtime e2e tests: wrk sending requests to an app through the router.
 
-``core`` runs a snippet in ``manage.py shell`` against the stack's database, Redis and Docker
-(exactly what the dashboard or API would call); ``Load`` runs wrk against the router.
+The tests change apps with the ``paas`` CLI and read them from the JSON API (``Stack.paas``,
+``Stack.api`` in tests.e2e.stack); ``Load`` counts what the router answered meanwhile.
 """
 
-import json
 import re
 import signal
 import subprocess
-import sys
-
-from tests.e2e.stack import PROJECT_DIR
-
-PREAMBLE = """
-import json, os
-from paas.errors import PaasError
-from paas.core.models import App
-app = App.objects.get(name=os.environ["RUNTIME_TEST_APP"])
-
-def call(function, *args, **kwargs):
-    try:
-        value = function(*args, **kwargs)
-    except PaasError as error:
-        return {"ok": False, "code": error.code, "message": str(error)}
-    return {"ok": True, "value": value}
-"""
-
-
-def core(stack, app: str, code: str, timeout: float = 600) -> dict:
-    """Run ``code`` (which sets ``result`` to something JSON-able) with ``app`` loaded."""
-    script = PREAMBLE + code + "\nprint('RESULT:' + json.dumps(result, default=str))\n"
-    completed = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT_DIR,
-        env={**stack.env, "RUNTIME_TEST_APP": app}, capture_output=True, text=True,
-        timeout=timeout)
-    for line in reversed(completed.stdout.splitlines()):
-        if line.startswith("RESULT:"):
-            return json.loads(line[len("RESULT:"):])
-    raise AssertionError(f"no result (exit {completed.returncode}):\n{completed.stdout}\n"
-                         f"{completed.stderr}")
 
 
 class Load:

@@ -1,11 +1,13 @@
 """A real paas stack for end-to-end tests: its own PAAS_HOME, ports and Redis, sharing dockerd.
 
 ``Stack.start()`` runs ``python -m paas.hostctl up`` exactly as ``make up`` does; tests push
-with the real ``git`` client and talk HTTP to the real router.
+with the real ``git`` client, change apps with the real ``paas`` CLI (``Stack.paas``), read what
+a user could see from the JSON API (``Stack.api``) and talk HTTP to the real router.
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,12 +18,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 APPS_DIR = PROJECT_DIR / "tests" / "apps"
+# The CLI as `make venv` installs it, beside the interpreter running the tests.
+PAAS_CLI = Path(sys.executable).with_name("paas")
+CLI_ERROR_RE = re.compile(r"paas: error: (?P<message>.*) \((?P<code>[a-z0-9_]+)\)")
 
 
 def free_port() -> int:
@@ -40,6 +46,9 @@ class HttpAnswer:
     status: int
     body: str
     headers: dict = field(default_factory=dict)
+
+    def json(self):
+        return json.loads(self.body)
 
 
 @dataclass
@@ -91,6 +100,10 @@ class Stack:
         self.username = credentials["username"]
         self.token = credentials["token"]
         self.password = credentials["password"]
+        login = self.paas("login", "--url", self.control_url, "--username", self.username,
+                          f"--token={self.token}")
+        if login.returncode != 0:
+            raise RuntimeError(f"paas login failed:\n{login.stdout}\n{login.stderr}")
         return self
 
     def stop(self) -> None:
@@ -109,6 +122,75 @@ class Stack:
             out.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace")
                                                          .splitlines()[-40:]))
         return "\n".join(out)
+
+    @property
+    def control_url(self) -> str:
+        return f"http://127.0.0.1:{self.control_port}"
+
+    # --- the CLI and the API, as a user drives them -----------------------------------------
+
+    @property
+    def cli_config(self) -> Path:
+        """Where the admin's `paas login` is saved (in PAAS_HOME, removed with the stack)."""
+        return self.home / "cli" / "config.json"
+
+    def paas(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """Run the ``paas`` CLI as the stack's admin, as a terminal would; give ``-a APP``."""
+        return run_cli(self.cli_config, *argv, stdin=stdin, cwd=self.home)
+
+    @contextmanager
+    def paas_following(self, *argv: str) -> Iterator[Iterator[str]]:
+        """Start a ``paas`` command that keeps printing (``logs -f``); yield its stdout lines.
+
+        The command is stopped on leaving. Like the other helpers here it gives up after 600 s
+        (it is killed, so the lines end), rather than hanging the suite.
+        """
+        process = subprocess.Popen([str(PAAS_CLI), *argv], cwd=self.home,
+                                   env=cli_env(self.cli_config), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        watchdog = threading.Timer(600, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            yield (line.rstrip("\n") for line in process.stdout)
+        finally:
+            watchdog.cancel()
+            process.terminate()
+            process.communicate()
+
+    def api(self, method: str, path: str, body: dict | list | None = None,
+            token: str | None = None) -> HttpAnswer:
+        """Call the JSON API at ``/api<path>`` with the admin's token (or ``token``).
+
+        Deploy actions answer only when they end (no ``Prefer: respond-async``), hence a
+        timeout as long as the CLI's subprocess timeout rather than a page load's.
+        """
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return http_request(f"{self.control_url}/api{path}", method=method, data=data,
+                            headers=headers, timeout=900)
+
+    def create_user(self, username: str, password: str) -> str:
+        """A plain (non-staff) user in the stack's database; returns a new API token of theirs.
+
+        No CLI or API verb creates users yet (a later issue adds ``paas users:add``), so this
+        one operator step goes through ``manage.py shell``. The names arrive as environment
+        variables, never pasted into the code.
+        """
+        code = ("import os\n"
+                "from django.contrib.auth import get_user_model\n"
+                "from paas.core.accounts import create_token\n"
+                "user = get_user_model().objects.create_user(\n"
+                "    os.environ['NEW_USERNAME'], password=os.environ['NEW_PASSWORD'])\n"
+                "print(create_token(user))\n")
+        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code],
+                                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+                                env={**self.env, "NEW_USERNAME": username,
+                                     "NEW_PASSWORD": password})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
 
     # --- git -----------------------------------------------------------------------------
 
@@ -187,10 +269,39 @@ class Stack:
         return answer
 
 
+def cli_env(config: Path) -> dict:
+    return {**os.environ, "PAAS_CONFIG": str(config)}
+
+
+def run_cli(config: Path, *argv: str, stdin: str | None = None, cwd: Path | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the installed ``paas`` CLI with the login saved at ``config``.
+
+    Without ``stdin`` a prompt reads end-of-file (and the command fails), never the suite's
+    own terminal.
+    """
+    stdin_kwargs = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run([str(PAAS_CLI), *argv], cwd=cwd, env=cli_env(config),
+                          capture_output=True, text=True, timeout=timeout, **stdin_kwargs)
+
+
+def cli_error(result: subprocess.CompletedProcess) -> tuple[str, str]:
+    """(message, code) of the one-line error a failed ``paas`` command ends with."""
+    last = result.stderr.splitlines()[-1] if result.stderr else ""
+    found = CLI_ERROR_RE.fullmatch(last)
+    assert result.returncode == 1 and found, (result.returncode, result.stderr)
+    return found["message"], found["code"]
+
+
 def http_get(url: str, host: str | None = None, timeout: float = 10,
              headers: dict | None = None) -> HttpAnswer:
-    request = urllib.request.Request(url, headers={**({"Host": host} if host else {}),
-                                                   **(headers or {})})
+    return http_request(url, headers={**({"Host": host} if host else {}), **(headers or {})},
+                        timeout=timeout)
+
+
+def http_request(url: str, method: str = "GET", data: bytes | None = None,
+                 headers: dict | None = None, timeout: float = 10) -> HttpAnswer:
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpAnswer(response.status, response.read().decode("utf-8", "replace"),

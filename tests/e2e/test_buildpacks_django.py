@@ -9,14 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.e2e.runtime_support import core
 from tests.e2e.stack import unique_app_name
 
 GREETING = "Hello from python-django\n"
-SET_CONFIG = """
-from paas.core.releases import set_config
-result = call(set_config, app, {"DISABLE_COLLECTSTATIC": "1"}, [])
-"""
 
 
 def run_in_image(image: str, *argv: str) -> subprocess.CompletedProcess:
@@ -61,7 +56,11 @@ def test_disable_collectstatic_set_before_the_first_push_skips_it(stack, tmp_pat
     assert stored.returncode == 0, stored.stderr + stack.logs()
     assert "Building" not in stored.stderr
     assert stack.server_ref(app, "setup") is not None
-    assert core(stack, app, SET_CONFIG) == {"ok": True, "value": None}  # no release yet
+    configured = stack.paas("config:set", "DISABLE_COLLECTSTATIC=1", "-a", app)
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stderr.splitlines()[-1] == "done (takes effect on next deploy)"
+    assert stack.api("GET", f"/apps/{app}/config").json() == {"DISABLE_COLLECTSTATIC": "1"}
+    assert stack.api("GET", f"/apps/{app}/releases").json() == []  # no release yet
 
     result = stack.push(repo, app)
     assert result.returncode == 0, result.stderr + stack.logs()

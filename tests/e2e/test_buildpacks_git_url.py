@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.runtime_support import core
 from tests.e2e.stack import commit_all, git, unique_app_name
 
 BRANCH = "buildpack"
@@ -23,12 +22,6 @@ def upload_pack_requests(stack, app: str) -> list[str]:
         lines += [line for line in path.read_text(errors="replace").splitlines()
                   if f"/git/{app}.git/git-upload-pack" in line]
     return lines
-
-
-def set_config(stack, app: str, key: str, value: str) -> dict:
-    code = ("from paas.core.releases import set_config\n"
-            f"result = call(set_config, app, {{{key!r}: {value!r}}}, [])\n")
-    return core(stack, app, code)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +52,11 @@ def test_an_app_builds_with_a_buildpack_cloned_from_the_stacks_own_git(stack, bu
     # Stored first (no build), so BUILDPACK_URL is config before the first build.
     stored = stack.push(repo, app, ref="main:refs/heads/setup")
     assert stored.returncode == 0, stored.stderr + stack.logs()
-    assert set_config(stack, app, "BUILDPACK_URL", url) == {"ok": True, "value": None}
+    configured = stack.paas("config:set", f"BUILDPACK_URL={url}", "-a", app)
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stderr.splitlines()[-1] == "done (takes effect on next deploy)"
+    assert stack.api("GET", f"/apps/{app}/config").json() == {"BUILDPACK_URL": url}
+    assert stack.api("GET", f"/apps/{app}/releases").json() == []  # no release yet
     fetches_before = upload_pack_requests(stack, buildpack_repo)
 
     result = stack.push(repo, app)

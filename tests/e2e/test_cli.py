@@ -1,13 +1,10 @@
 """The `paas` CLI from a terminal against the real stack: every verb changes the running app."""
 
-import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.stack import PROJECT_DIR, unique_app_name
-from tests.e2e.test_dashboard import create_user
+from tests.e2e.stack import PROJECT_DIR, run_cli, unique_app_name
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +14,8 @@ def cli_home(tmp_path_factory):
 
 def paas(home, *argv: str, stdin: str | None = None, who: str = "admin",
          timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PAAS_CONFIG": str(home / who / "config.json")}
-    return subprocess.run([sys.executable, "-m", "paas.cli", *argv], cwd=home, env=env,
-                          input=stdin, capture_output=True, text=True, timeout=timeout)
+    """The installed ``paas`` as user ``who``, each with their own login under ``home``."""
+    return run_cli(home / who / "config.json", *argv, stdin=stdin, cwd=home, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +129,7 @@ def test_domains_add_routes_the_domain(stack, cli_home, deployed):
 def test_collaborator_may_change_but_outsider_sees_nothing(stack, cli_home, deployed):
     url = f"http://127.0.0.1:{stack.control_port}"
     for role in ("collaborator", "outsider"):
-        token = create_user(stack, f"cli-{role}", f"{role}-pass-1")
+        token = stack.create_user(f"cli-{role}", f"{role}-pass-1")
         login = paas(cli_home, "login", "--url", url, "--username", f"cli-{role}",
                      f"--token={token}", who=role)
         assert login.returncode == 0, login.stderr

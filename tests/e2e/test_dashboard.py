@@ -4,36 +4,20 @@ A push deploys dockerfile-hello; then config, scaling and rollback are done by c
 checked where it matters: the app's answer through the router and the containers in Docker.
 """
 
-import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import PROJECT_DIR, commit_all, http_get, unique_app_name
+from tests.e2e.stack import commit_all, unique_app_name
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("PAAS_SCREENSHOTS", "/tmp/paas-screenshots"))
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-
-
-def create_user(stack, username: str, password: str) -> str:
-    """A plain (non-staff) user in the stack's database; returns a new API token of theirs."""
-    code = (
-        "from django.contrib.auth import get_user_model\n"
-        "from paas.core.accounts import create_token\n"
-        f"u = get_user_model().objects.create_user({username!r}, password={password!r})\n"
-        "print(create_token(u))\n"
-    )
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=PROJECT_DIR,
-                            env=stack.env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +174,9 @@ def test_a_volume_added_in_the_browser_is_mounted(admin_page, stack, hello):
 
 
 def newest_build(stack, app: str) -> dict | None:
-    answer = http_get(f"http://127.0.0.1:{stack.control_port}/api/apps/{app}/builds",
-                      headers={"Authorization": f"Bearer {stack.token}"})
-    builds = json.loads(answer.body)
+    answer = stack.api("GET", f"/apps/{app}/builds")
+    assert answer.status == 200, answer.body
+    builds = answer.json()
     return builds[0] if builds else None
 
 
@@ -251,7 +235,7 @@ def test_screenshots_of_the_apps_list_and_app_page(admin_page, stack, hello, wid
 
 def test_an_outsider_sees_nothing_of_the_app(browser, stack, hello):
     app, _ = hello
-    create_user(stack, "outsider", "outsider-pass-1")
+    stack.create_user("outsider", "outsider-pass-1")
     page = log_in(browser, stack, "outsider", "outsider-pass-1")
     try:
         assert app not in page.content()

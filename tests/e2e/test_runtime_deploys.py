@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.e2e.runtime_support import Load, core
-from tests.e2e.stack import commit_all, unique_app_name
+from tests.e2e.runtime_support import Load
+from tests.e2e.stack import cli_error, commit_all, unique_app_name
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,30 @@ def runtime_app(stack, tmp_path_factory):
 
 
 def current(stack, app: str) -> dict:
-    return core(stack, app, "r = app.current_release\n"
-                "result = {'number': r.number, 'config': r.config_snapshot, "
-                "'app_config': app.config, 'status': app.status}")
+    """The app's current release and config as the API shows them to its owner."""
+    shown, config, releases = (stack.api("GET", f"/apps/{app}{path}")
+                               for path in ("", "/config", "/releases"))
+    assert (shown.status, config.status, releases.status) == (200, 200, 200), \
+        (shown.body, config.body, releases.body)
+    (release,) = (r for r in releases.json() if r["status"] == "current")
+    assert shown.json()["current_release"] == release["version"]
+    return {"number": release["number"], "config_keys": release["config_keys"],
+            "build_id": release["build_id"], "image": release["image"],
+            "config": config.json(), "status": shown.json()["status"],
+            "releases": releases.json()}
+
+
+def newest_failure(state: dict) -> dict:
+    return max((r for r in state["releases"] if r["status"] == "failed"),
+               key=lambda r: r["number"])
+
+
+def released(result) -> int:
+    """The version a deploying CLI command ends with ("done, v7")."""
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("done, v"), result.stderr
+    return int(last.removeprefix("done, v"))
 
 
 def test_the_release_command_runs_before_traffic_moves(stack, runtime_app):
@@ -41,13 +62,10 @@ def test_the_release_command_runs_before_traffic_moves(stack, runtime_app):
 
 def test_it_serves_every_request_during_five_redeploys(stack, runtime_app):
     app, _, _ = runtime_app
+    before = current(stack, app)["number"]
     with Load(stack, app) as load:
-        outcome = core(stack, app, """
-from paas.core.releases import set_config
-result = [call(lambda n=n: set_config(app, {"GREETING": f"Hi{n}"}, []).number)
-          for n in range(1, 6)]
-""")
-    assert all(step["ok"] for step in outcome), outcome
+        outcome = [stack.paas("config:set", f"GREETING=Hi{n}", "-a", app) for n in range(1, 6)]
+    assert [released(step) for step in outcome] == list(range(before + 1, before + 6))
     print(f"zero-downtime: {load.requests} requests, {load.failures} failed\n{load.output}")
     assert load.requests > 100, load.output
     assert load.failures == 0, load.output
@@ -57,26 +75,22 @@ result = [call(lambda n=n: set_config(app, {"GREETING": f"Hi{n}"}, []).number)
 def test_a_failing_health_check_keeps_the_old_release_serving(stack, runtime_app):
     app, _, _ = runtime_app
     before = current(stack, app)
-    outcome = core(stack, app, """
-from paas.core.releases import set_config
-lines = []
-result = call(set_config, app, {"HEALTH": "broken"}, [], log=lines.append)
-result["log"] = lines
-result["failed"] = app.releases.filter(status="failed").order_by("-number") \
-    .values_list("failure_reason", flat=True).first()
-""")
-    assert outcome["ok"] is False
-    assert outcome["code"] == "healthcheck_failed"
-    assert "health endpoint" in outcome["message"] and "HTTP 500" in outcome["message"]
-    assert any("removing web.1" in line for line in outcome["log"])
+    outcome = stack.paas("config:set", "HEALTH=broken", "-a", app)
+    message, code = cli_error(outcome)
+    assert code == "healthcheck_failed"
+    assert "health endpoint" in message and "HTTP 500" in message
+    assert any("removing web.1" in line for line in outcome.stderr.splitlines())
     after = current(stack, app)
     assert after["number"] == before["number"]
-    assert "HEALTH" not in after["app_config"]  # the failed change is not left behind
-    assert outcome["failed"] == outcome["message"]
+    assert "HEALTH" not in after["config"]  # the failed change is not left behind
+    assert newest_failure(after)["failure_reason"] == message
+    assert newest_failure(after)["number"] > before["number"]
     assert stack.get(app).body == before_body(before)
 
 
 def before_body(state: dict) -> str:
+    # The API shows the app's config; the current release snapshots it (a failed change
+    # is put back), and the router's answer shows the running containers have it.
     greeting = state["config"].get("GREETING", "Hello")
     return f"{greeting} from web.1 of v{state['number']}\n"
 
@@ -84,18 +98,16 @@ def before_body(state: dict) -> str:
 def test_a_failing_release_command_fails_the_deploy_and_changes_nothing(stack, runtime_app):
     app, _, _ = runtime_app
     before = current(stack, app)
-    outcome = core(stack, app, """
-from paas.core.releases import set_config
-lines = []
-result = call(set_config, app, {"RELEASE_FAIL": "1"}, [], log=lines.append)
-result["log"] = lines
-""")
-    assert outcome["ok"] is False
-    assert outcome["code"] == "release_phase_failed"
-    assert "exit code 7" in outcome["message"]
-    assert any("failing on purpose" in line for line in outcome["log"])
-    assert not any("starting web" in line for line in outcome["log"])
-    assert current(stack, app)["number"] == before["number"]
+    outcome = stack.paas("config:set", "RELEASE_FAIL=1", "-a", app)
+    message, code = cli_error(outcome)
+    assert code == "release_phase_failed"
+    assert "exit code 7" in message
+    log = outcome.stderr.splitlines()
+    assert any("failing on purpose" in line for line in log)
+    assert not any("starting web" in line for line in log)
+    after = current(stack, app)
+    assert after["number"] == before["number"]
+    assert "RELEASE_FAIL" not in after["config"]
     assert stack.get(app).body == before_body(before)
 
 
@@ -108,41 +120,40 @@ def test_rollback_restores_the_old_code_and_config(stack, runtime_app):
     pushed = stack.push(repo, app)
     assert pushed.returncode == 0, pushed.stderr
     assert "(new code)" in stack.get(app).body
-    outcome = core(stack, app, f"""
-from paas.core.releases import rollback
-result = call(lambda: rollback(app, {before['number']}).number)
-""")
-    assert outcome["ok"], outcome
+    outcome = stack.paas("rollback", f"v{before['number']}", "-a", app)
     after = current(stack, app)
-    assert after["number"] == outcome["value"] > before["number"]
+    assert after["number"] == released(outcome) > before["number"]
+    assert after["config_keys"] == before["config_keys"]
     assert after["config"] == before["config"]
-    assert after["app_config"] == before["config"]
     assert stack.get(app).body == before_body({**before, "number": after["number"]})
 
 
 def test_rollback_is_refused_when_the_image_is_gone(stack, runtime_app):
     app, _, _ = runtime_app
     # The newest code-only image (the "(new code)" build) is not running after the rollback.
-    state = core(stack, app, """
-r = app.releases.filter(description__startswith="Deploy").order_by("-number").first()
-result = {"number": r.number, "image_id": r.image_id,
-          "current_image": app.current_release.image_id}
-""")
-    assert state["image_id"] != state["current_image"]
+    state = current(stack, app)
+    deploy = max((r for r in state["releases"] if r["description"].startswith("Deploy")),
+                 key=lambda r: r["number"])
+    image_id = image_id_of(deploy["image"])
+    assert image_id != image_id_of(state["image"])
     images = subprocess.run(["docker", "image", "ls", "-q", "--no-trunc", f"paas/{app}"],
                             capture_output=True, text=True).stdout
-    assert state["image_id"] in images
-    subprocess.run(["docker", "image", "rm", "-f", state["image_id"]], check=True,
-                   capture_output=True)
-    outcome = core(stack, app, f"""
-from paas.core.releases import rollback
-result = call(rollback, app, {state['number']})
-result["releases"] = app.releases.count()
-""")
-    assert outcome["ok"] is False
-    assert outcome["code"] == "image_missing"
-    assert f"cannot roll back to v{state['number']}: its image was removed" in outcome["message"]
+    assert image_id in images
+    subprocess.run(["docker", "image", "rm", "-f", image_id], check=True, capture_output=True)
+    outcome = stack.paas("rollback", f"v{deploy['number']}", "-a", app)
+    message, code = cli_error(outcome)
+    assert code == "image_missing"
+    assert f"cannot roll back to v{deploy['number']}: its image was removed" in message
+    after = current(stack, app)
+    assert after["number"] == state["number"]
+    assert len(after["releases"]) == len(state["releases"])  # a refusal makes no release
     assert stack.get(app).status == 200
+
+
+def image_id_of(reference: str) -> str:
+    """The id of the image a release's tag (``paas/<app>:v<n>``) names, per Docker."""
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_a_push_returns_once_the_new_release_serves_and_the_old_one_drains_after(
@@ -158,19 +169,16 @@ def test_a_push_returns_once_the_new_release_serves_and_the_old_one_drains_after
     assert "-----> Released v" in pushed.stderr
     # Old containers stop after the build's end: the pusher never waits for (or sees) it.
     assert "stopping web.1" not in pushed.stderr
-    state = core(stack, app, """
-build = app.builds.order_by("-pk").first()
-release = app.current_release
-result = {"build": build.pk, "build_status": build.status, "release": release.number,
-          "release_status": release.status, "built_from": release.build_id}
-""")
-    assert state["build_status"] == "succeeded"
-    assert state["release_status"] == "current"
-    assert state["built_from"] == state["build"]
-    assert state["release"] > before["number"]
-    assert stack.get(app).body.endswith(f"from web.1 of v{state['release']}\n")
+    builds = stack.api("GET", f"/apps/{app}/builds")
+    assert builds.status == 200, builds.body
+    build = max(builds.json(), key=lambda b: b["id"])
+    after = current(stack, app)  # the one release whose status is "current"
+    assert build["status"] == "succeeded"
+    assert after["build_id"] == build["id"]
+    assert after["number"] > before["number"]
+    assert stack.get(app).body.endswith(f"from web.1 of v{after['number']}\n")
 
-    build_log = stack.home / "logs" / "builds" / app / f"{state['build']}.log"
+    build_log = stack.home / "logs" / "builds" / app / f"{build['id']}.log"
 
     def retired() -> bool:
         text = build_log.read_text()

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from tests.e2e.runtime_support import core
 from tests.e2e.stack import unique_app_name
 
 
@@ -50,33 +49,33 @@ def test_a_container_removed_by_hand_comes_back(stack, app):
 
 
 def test_a_crash_loop_marks_the_app_crashed_until_a_healthy_deploy(stack, app):
-    crashing = core(stack, app, """
-from paas.core.formation import scale
-from paas.core.releases import set_config
-result = [call(scale, app, {"worker": 1}),
-          call(lambda: set_config(app, {"WORKER_CRASH": "1"}, []).number)]
-""")
-    assert all(step["ok"] for step in crashing), crashing
+    scaled = stack.paas("ps:scale", "worker=1", "-a", app)
+    assert scaled.returncode == 0, scaled.stderr
+    crashing = stack.paas("config:set", "WORKER_CRASH=1", "-a", app)
+    assert crashing.returncode == 0, crashing.stderr
 
     def crashed():
-        state = core(stack, app, "app.refresh_from_db()\n"
-                     "result = {'status': app.status, 'reason': app.crash_reason}")
+        state = shown(stack, app)
         return state["status"] == "crashed" and state
 
     state = wait_for(crashed, attempts=20, pause=2)
     assert state, "the app was never marked crashed"
-    assert state["reason"].startswith("worker.1 crashed")
-    assert "last exit code 3" in state["reason"]
+    assert state["crash_reason"].startswith("worker.1 crashed")
+    assert "last exit code 3" in state["crash_reason"]
     assert stack.get(app).status == 200  # web keeps serving meanwhile
 
-    fixed = core(stack, app, """
-from paas.core.releases import set_config
-result = call(set_config, app, {}, ["WORKER_CRASH"])
-app.refresh_from_db()
-result["status"] = app.status
-""")
-    assert fixed["ok"], fixed
-    assert fixed["status"] == "running"
+    fixed = stack.paas("config:unset", "WORKER_CRASH", "-a", app)
+    assert fixed.returncode == 0, fixed.stderr
+    state = shown(stack, app)
+    assert state["status"] == "running"
+    assert state["crash_reason"] is None
+
+
+def shown(stack, app: str) -> dict:
+    """The app as ``GET /api/apps/<app>`` shows it (status, crash_reason, ...)."""
+    answer = stack.api("GET", f"/apps/{app}")
+    assert answer.status == 200, answer.body
+    return answer.json()
 
 
 def test_orphan_containers_are_removed(stack, app):

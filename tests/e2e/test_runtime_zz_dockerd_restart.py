@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.runtime_support import core
 from tests.e2e.stack import unique_app_name
 
 
@@ -68,6 +67,6 @@ def test_the_app_answers_again_after_dockerd_restarts(stack, app):
 
     assert wait_for(lambda: stack.get(app).status == 200, attempts=90), stack.logs()
     assert stack.get(app).body == before.body  # the same release, healed in place
-    state = core(stack, app, "app.refresh_from_db()\n"
-                 "result = {'status': app.status, 'release': app.current_release.number}")
-    assert state == {"status": "running", "release": 1}
+    shown = stack.api("GET", f"/apps/{app}")
+    assert shown.status == 200, shown.body
+    assert (shown.json()["status"], shown.json()["current_release"]) == ("running", "v1")
