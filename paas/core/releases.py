@@ -19,7 +19,7 @@ from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, UserError
 from paas.names import validate_config_key
 from paas.runtime.health import HealthCheck
-from paas.runtime.scheduler import DesiredApp, Log, Retirement, ignore
+from paas.runtime.scheduler import DesiredApp, Limits, Log, Retirement, ignore
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,9 @@ def desired_state(release: Release) -> DesiredApp:
     quantities = {f.process_type: f.quantity for f in formations
                   if f.process_type in release.process_types
                   and f.process_type != RELEASE_PROCESS}
-    limits = {}
+    limits: dict[str, Limits] = {}
     for formation in formations:
-        limit: dict = {}
+        limit: Limits = {}
         if formation.memory_limit:
             limit["memory"] = formation.memory_limit
         if formation.cpu_limit:

@@ -299,7 +299,7 @@ class Router:
                 return
             time.sleep(0.02)
 
-    def _nginx(self, *args: str) -> subprocess.CompletedProcess:
+    def _nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
         # -e: nginx opens its error log before reading the config; keep it out of /var/log.
         argv = [self.nginx_binary, "-e", str(self.log_dir / "nginx-error.log"), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)

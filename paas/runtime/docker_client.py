@@ -35,6 +35,15 @@ CONTAINER_PORT = 5000
 DEFAULT_DOCKER_CLI = "/usr/bin/docker"
 
 
+def reported(value: str | None, what: str) -> str:
+    """``value``, an id or name read from dockerd. The SDK types these as optional (a model
+    made from partial attributes has none); raises PlatformError(docker_down) if one is missing.
+    """
+    if value is None:
+        raise PlatformError(f"Docker reported no {what}", code="docker_down")
+    return value
+
+
 class DockerConnection:
     """Docker Engine for one paas installation (``home``): the client, made on first use."""
 

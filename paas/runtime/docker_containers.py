@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import docker.types
@@ -94,7 +95,8 @@ class RunningInstance:
 
     @property
     def spec_hash(self) -> str:
-        return self.container.labels.get(LABEL_SPEC, "")
+        spec_hash: str = self.container.labels.get(LABEL_SPEC, "")  # labels are strings
+        return spec_hash
 
     @property
     def restart_count(self) -> int:
@@ -168,7 +170,7 @@ class DockerContainers(DockerConnection):
             LABEL_SPEC: spec.spec_hash,
         }
         env = dict(spec.env)
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if spec.publish:
             env["PORT"] = str(CONTAINER_PORT)
             kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
@@ -300,7 +302,7 @@ class DockerContainers(DockerConnection):
         Ends when the container stops (following) or the log is read; never raises for a
         container that went away.
         """
-        kwargs: dict = {"timestamps": True}
+        kwargs: dict[str, Any] = {"timestamps": True}
         if since is not None:
             kwargs["since"] = since
         try:

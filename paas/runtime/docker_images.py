@@ -19,7 +19,7 @@ from pathlib import Path
 import docker.errors
 
 from paas.errors import UserError
-from paas.runtime.docker_client import DockerConnection
+from paas.runtime.docker_client import DockerConnection, reported
 from paas.runtime.lines import split_lines
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class _DeadlinePassed(Exception):
     pass
 
 
-def _output_until(process: subprocess.Popen, deadline: float) -> Iterator[bytes]:
+def _output_until(process: subprocess.Popen[bytes], deadline: float) -> Iterator[bytes]:
     """Chunks of ``process``'s stdout until it closes; raises _DeadlinePassed at ``deadline``
     (checked at least every second, even while the process prints nothing)."""
     assert process.stdout is not None
@@ -94,7 +94,7 @@ class DockerImages(DockerConnection):
         if returncode != 0:
             reason = next((line for line in reversed(tail) if line.strip()), "docker build failed")
             raise BuildFailed(f"image build failed: {reason}")
-        return self.client.images.get(tag).id
+        return reported(self.client.images.get(tag).id, f"id for image {tag}")
 
     @staticmethod
     def _stream_process(
@@ -191,7 +191,9 @@ class DockerImages(DockerConnection):
             before = removed
             for record_id in ids:
                 try:
-                    result = self.client.api.prune_builds(filters={"id": record_id}, all=True)
+                    # The stubs list only the dangling/until filters; dockerd takes id too.
+                    result = self.client.api.prune_builds(
+                        filters={"id": record_id}, all=True)  # type: ignore[arg-type]
                 except docker.errors.APIError as error:
                     logger.info("build cache record %s not pruned: %s", record_id, error)
                     continue

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker.errors
 import requests.exceptions
@@ -60,7 +61,7 @@ class DockerOneOffs(DockerConnection):
                   LABEL_RELEASE: str(spec.release),
                   LABEL_ONEOFF_TIMEOUT: str(math.ceil(timeout))}
         name = f"paas.{spec.app}.{spec.kind}.{os.urandom(4).hex()}.v{spec.release}"
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if spec.mem_limit:
             kwargs["mem_limit"] = spec.mem_limit
         try:

@@ -25,6 +25,7 @@ import requests.exceptions
 
 from paas.errors import PlatformError
 from paas.router.nginx import AppRoute, Router
+from paas.runtime.docker_client import reported
 from paas.runtime.docker_containers import ContainerSpec, RunningInstance
 from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_oneoffs import OneOffSpec
@@ -60,7 +61,8 @@ def as_instance(found: RunningInstance) -> Instance:
     return Instance(app=found.app, release=found.release, process_type=found.process_type,
                     number=found.instance, state=found.container.status,
                     port=found.host_port(), restart_count=found.restart_count,
-                    exit_code=found.exit_code, id=found.container.id)
+                    exit_code=found.exit_code,
+                    id=reported(found.container.id, "container id"))
 
 
 class DockerScheduler:
@@ -122,7 +124,7 @@ class DockerScheduler:
             if instance.app not in known_apps:
                 logger.info("removing orphan container %s", instance.container.name)
                 self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
-                removed.append(instance.container.name)
+                removed.append(reported(instance.container.name, "container name"))
         return removed
 
     def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:

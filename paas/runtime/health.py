@@ -9,6 +9,7 @@ import http.client
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from paas.errors import UserError
 
@@ -30,7 +31,7 @@ class HealthCheck:
     name: str = "default"
 
     @classmethod
-    def from_app_json(cls, entry: dict) -> "HealthCheck":
+    def from_app_json(cls, entry: dict[str, Any]) -> "HealthCheck":
         """Build a check from one app.json ``healthchecks.web`` entry; UserError if malformed."""
         try:
             path = str(entry.get("path", "/"))

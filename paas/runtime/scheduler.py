@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from paas.runtime.health import HealthCheck
 
@@ -32,6 +32,13 @@ Log = Callable[[str], None]
 
 def ignore(_line: str) -> None:
     """A log that drops every line."""
+
+
+class Limits(TypedDict, total=False):
+    """One process type's limits; a missing key is no limit."""
+
+    memory: str  # like "256m"
+    nano_cpus: int  # a billionth of a CPU each
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class DesiredApp:
     hostnames: tuple[str, ...]
     healthchecks: tuple[HealthCheck, ...] = ()
     # Per process type: {"memory": "256m", "nano_cpus": 500_000_000}.
-    limits: dict[str, dict] = field(default_factory=dict)
+    limits: dict[str, Limits] = field(default_factory=dict)
     # Volume name -> {"bind": mount path, "mode": "rw"}; created if missing.
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
 
