@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from paas.errors import UserError
@@ -67,7 +68,7 @@ class Buildpack:
             if not (path / "bin" / script).is_file():
                 raise UserError(f"buildpack {name or path.name} has no bin/{script}",
                                 code="invalid_buildpack")
-        meta: dict = {}
+        meta: dict[str, Any] = {}
         meta_path = path / "buildpack.json"
         if meta_path.is_file():
             try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.docker_images import DockerImages
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class BuildJob:
     app: str
     source_dir: Path
     tag: str
-    engine: DockerEngine
+    engine: DockerImages  # builders only build and read images
     log: Callable[[str], None]
     timeout: float
     ca_bundle: Path

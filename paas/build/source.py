@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dulwich.archive import tar_stream
+from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
 
 from paas.errors import UserError
@@ -25,7 +26,11 @@ def checkout(repo_path: Path, commit_sha: str) -> Iterator[Path]:
         with Repo(str(repo_path)) as repo:
             try:
                 commit = repo[commit_sha.encode()]
+                if not isinstance(commit, Commit):
+                    raise KeyError(commit_sha)  # a tree or blob by that id: still no commit
                 tree = repo[commit.tree]
+                if not isinstance(tree, Tree):
+                    raise KeyError(commit.tree)
             except KeyError:
                 raise UserError(f"commit {commit_sha} is not in the repository",
                                 code="unknown_commit") from None
