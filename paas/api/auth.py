@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
@@ -15,7 +15,9 @@ from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[..., HttpResponse | dict | list]
+# What a handler returns: a response, or data to send as JSON.
+HandlerResult = HttpResponseBase | dict[str, Any] | list[Any]
+Handler = Callable[..., HandlerResult]
 
 # Codes that mean "this clashes with what exists" rather than "this request is malformed".
 CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner"})
@@ -55,7 +57,7 @@ def bearer_token(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
+def api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     """A view that authenticates the bearer token, then calls the handler for the method.
 
     Handlers take (request, user, **url_kwargs) and return a dict/list (sent as JSON with
@@ -66,8 +68,8 @@ def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
 
     @csrf_exempt
     @wraps(next(iter(handlers.values())))
-    def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        handler = handlers.get(request.method.lower())
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        handler = handlers.get((request.method or "").lower())
         if handler is None:
             response = error_response(405, "method_not_allowed",
                                       f"use {', '.join(allowed)} here")

@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from paas.core.actionlog import Action
-from paas.core.applications import AppSummary, Instance
+from paas.core.applications import AppSummary
 from paas.core.models import App, Build, Domain, Formation, Release, Volume
+from paas.runtime.scheduler import Instance
 
 
 def _time(value: datetime | None) -> str | None:

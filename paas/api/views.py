@@ -7,10 +7,10 @@ one ``paas.core`` service; nothing here changes a model directly.
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
 from paas.api import serializers
-from paas.api.auth import api_view, read_json
+from paas.api.auth import HandlerResult, api_view, read_json
 from paas.api.openapi import openapi_document
 from paas.core import actionlog, actions, applications, buildcache, buildguard, processes
 from paas.core.actionlog import Action
@@ -66,8 +66,8 @@ def _action_url(request: HttpRequest, action: Action) -> str:
 
 
 def _deploy(request: HttpRequest, app: App, action: Action,
-            outcome: Callable[[App, Action], dict | list],
-            status: int = 200) -> HttpResponse | dict | list:
+            outcome: Callable[[App, Action], dict[str, Any] | list[Any]],
+            status: int = 200) -> HandlerResult:
     """Answer for a started ``action``: at once (202) if the client prefers, else once it ends
     with ``outcome``, or its error."""
     if prefers_async(request):
@@ -94,7 +94,7 @@ def show_action(request: HttpRequest, user, name: str, action_id: str) -> dict[s
     return serializers.action(action, _action_url(request, action))
 
 
-def action_log(request: HttpRequest, user, name: str, action_id: str) -> HttpResponse:
+def action_log(request: HttpRequest, user, name: str, action_id: str) -> StreamingHttpResponse:
     app = applications.get_app(name, user)
     return _text_stream(actionlog.log_lines(actionlog.get_action(action_id, app)))
 
@@ -145,7 +145,7 @@ def show_config(request: HttpRequest, user, name: str) -> dict[str, str]:
     return dict(applications.get_app(name, user).config)
 
 
-def change_config(request: HttpRequest, user, name: str) -> dict[str, Any]:
+def change_config(request: HttpRequest, user, name: str) -> HandlerResult:
     app = applications.get_app(name, user)
     body = read_json(request)
     changes = _string_map(body.get("set", {}), "set")
@@ -175,7 +175,7 @@ def show_formation(request: HttpRequest, user, name: str) -> dict[str, Any]:
             "instances": [serializers.instance(i) for i in applications.app_instances(app)]}
 
 
-def change_formation(request: HttpRequest, user, name: str) -> HttpResponse | dict:
+def change_formation(request: HttpRequest, user, name: str) -> HandlerResult:
     app = applications.get_app(name, user)
     action = actions.start_scale(app, user, read_json(request))
     return _deploy(request, app, action, lambda app, action: _formation(app))
@@ -189,7 +189,7 @@ def _limit(body: dict, field: str) -> str | float | None:
     raise UserError(f"'{field}' must be a string, a number or null", code="invalid_request")
 
 
-def resize(request: HttpRequest, user, name: str, process_type: str) -> HttpResponse | dict:
+def resize(request: HttpRequest, user, name: str, process_type: str) -> HandlerResult:
     app = applications.get_app(name, user)
     body = read_json(request)
     action = actions.start_resize(app, user, process_type, _limit(body, "memory"),
@@ -206,7 +206,7 @@ def run(request: HttpRequest, user, name: str) -> dict[str, Any]:
     return {"exit_code": result.exit_code, "output": result.output}
 
 
-def logs(request: HttpRequest, user, name: str) -> HttpResponse:
+def logs(request: HttpRequest, user, name: str) -> StreamingHttpResponse:
     app = applications.get_app(name, user)
     try:
         tail = int(request.GET.get("tail", "100"))
@@ -225,7 +225,7 @@ def list_releases(request: HttpRequest, user, name: str) -> list[dict[str, Any]]
     return [serializers.release(r) for r in app.releases.select_related("created_by")]
 
 
-def rollback(request: HttpRequest, user, name: str) -> dict[str, Any]:
+def rollback(request: HttpRequest, user, name: str) -> HandlerResult:
     app = applications.get_app(name, user)
     version = read_json(request).get("version")
     if not isinstance(version, int | str):
@@ -253,7 +253,7 @@ def show_build(request: HttpRequest, user, name: str, build_id: int) -> dict[str
     return serializers.build(_get_build(applications.get_app(name, user), build_id))
 
 
-def build_log(request: HttpRequest, user, name: str, build_id: int) -> HttpResponse:
+def build_log(request: HttpRequest, user, name: str, build_id: int) -> StreamingHttpResponse:
     build = _get_build(applications.get_app(name, user), build_id)
     return _text_stream(build_log_lines(build))
 
@@ -278,7 +278,7 @@ def list_volumes(request: HttpRequest, user, name: str) -> list[dict[str, Any]]:
     return [serializers.volume(v) for v in app.volumes.all()]
 
 
-def add_volume(request: HttpRequest, user, name: str) -> HttpResponse | dict:
+def add_volume(request: HttpRequest, user, name: str) -> HandlerResult:
     app = applications.get_app(name, user)
     body = read_json(request)
     volume_name, mount_path = body.get("name"), body.get("mount_path")
@@ -292,7 +292,7 @@ def add_volume(request: HttpRequest, user, name: str) -> HttpResponse | dict:
     return _deploy(request, app, action, outcome, status=201)
 
 
-def remove_volume(request: HttpRequest, user, name: str, volume: str) -> HttpResponse | dict:
+def remove_volume(request: HttpRequest, user, name: str, volume: str) -> HandlerResult:
     app = applications.get_app(name, user)
     delete_data = request.GET.get("delete_data") in ("1", "true", "yes")
     action = actions.start_volume_remove(app, user, volume, delete_data)

@@ -3,6 +3,7 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from paas.core.models import ApiToken
@@ -32,7 +33,7 @@ def authenticate_token(key: str, username: str | None = None):
     return token.user
 
 
-def ensure_admin(username: str, email: str = "") -> tuple[object, str | None, str | None]:
+def ensure_admin(username: str, email: str = "") -> tuple[User, str | None, str | None]:
     """Create the superuser ``username`` with a random password and a token if it is missing.
 
     Returns (user, password, token); password and token are None when the user already existed,

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 
@@ -128,7 +129,8 @@ def get_action(action_id: str, app: App | None = None) -> Action:
     if len(action_id) != ACTION_ID_LENGTH or not action_id.isalnum():
         raise NotFound(f"no action {action_id!r}", code="action_not_found")
     try:
-        fields = platform().redis.hgetall(record_key(action_id))
+        # redis-py types each reply as maybe-awaitable; this client is synchronous.
+        fields = cast(dict[bytes, bytes], platform().redis.hgetall(record_key(action_id)))
     except redis.RedisError as error:
         raise PlatformError(f"cannot read the change: {error}", code="redis_down") from None
     if not fields:

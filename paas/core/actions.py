@@ -68,10 +68,10 @@ def start_scale(app: App, user, quantities: dict[str, Any]) -> Action:
                   f"Scale to {describe_quantities(quantities)}")
 
 
-def start_resize(app: App, user, process_type: str, memory: str | None,
+def start_resize(app: App, user, process_type: str, memory: str | float | None,
                  cpus: str | float | None) -> Action:
-    """Queue new limits for ``process_type``: ``memory`` like "256m", ``cpus`` like 0.5;
-    None keeps a limit, "" removes it.
+    """Queue new limits for ``process_type``: ``memory`` like "256m" (a bare number is
+    refused: it needs a unit), ``cpus`` like 0.5; None keeps a limit, "" removes it.
 
     Raises UserError(invalid_limit / unknown_process_type / invalid_request).
     """

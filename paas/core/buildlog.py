@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -110,15 +111,18 @@ def follow_stream(client: redis.Redis, key: str, block_ms: int = 1000
                   ) -> Iterator[LogEvent | None]:
     """Yield the events of the log stream ``key`` (builds and deploy actions write the same
     shape) until its ``end`` event; None whenever ``block_ms`` passes without news."""
-    last_id = "0"
+    last_id: bytes | str = "0"
     while True:
-        response = client.xread({key: last_id}, block=block_ms, count=500)
+        # redis-py types each reply as maybe-awaitable; this client is synchronous. One
+        # stream's reply: [(key, [(entry id, fields), ...])], or nothing after block_ms.
+        response = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                        client.xread({key: last_id}, block=block_ms, count=500))
         if not response:
             yield None
             continue
-        for entry_id, fields in response[0][1]:
+        for entry_id, raw_fields in response[0][1]:
             last_id = entry_id
-            fields = {k.decode(): v.decode() for k, v in fields.items()}
+            fields = {k.decode(): v.decode() for k, v in raw_fields.items()}
             event = LogEvent(fields["kind"], fields.get("text", ""), fields.get("status", ""))
             yield event
             if event.kind == "end":

@@ -88,7 +88,7 @@ def parse_cpus(value: float | int | str) -> float:
     return round(cpus, 2)
 
 
-def check_limits(app: App, process_type: str, memory: str | None,
+def check_limits(app: App, process_type: str, memory: str | float | None,
                  cpus: float | str | None) -> dict[str, Any]:
     """The Formation fields that ``memory`` and ``cpus`` set (see ``set_limits``).
 

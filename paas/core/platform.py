@@ -26,7 +26,7 @@ from paas.runtime.scheduler import Scheduler
 class Lock(Protocol):
     """A lock shared by every paas process (redis-py's ``Lock`` is one)."""
 
-    def acquire(self, blocking: bool | None = None,
+    def acquire(self, *, blocking: bool | None = None,
                 blocking_timeout: float | None = None) -> bool: ...
 
     def release(self) -> None: ...

@@ -11,7 +11,9 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
+from dulwich.objects import ZERO_SHA, ObjectID
 from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
+from dulwich.refs import HEADREF, Ref
 from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 
@@ -23,8 +25,7 @@ from paas.errors import PaasError
 
 logger = logging.getLogger(__name__)
 
-DEPLOY_BRANCHES = (b"refs/heads/main", b"refs/heads/master")
-ZERO_SHA = b"0" * 40
+DEPLOY_BRANCHES = (Ref(b"refs/heads/main"), Ref(b"refs/heads/master"))
 
 
 class SingleRepoBackend(Backend):
@@ -43,7 +44,7 @@ def ensure_repository(path: Path) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     repo = Repo.init_bare(str(path), mkdir=True)
-    repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
+    repo.refs.set_symbolic_ref(HEADREF, DEPLOY_BRANCHES[0])
     repo.close()
 
 
@@ -69,7 +70,7 @@ class DeployingReceivePackHandler(ReceivePackHandler):
             for line in text.splitlines():
                 self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, line.encode() + b"\n")
 
-    def _on_update(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
+    def _on_update(self, ref_name: Ref, old_sha: ObjectID, new_sha: ObjectID) -> bytes | None:
         if ref_name not in DEPLOY_BRANCHES:
             return None  # other branches are stored without a build
         if new_sha == ZERO_SHA:
@@ -84,7 +85,8 @@ class DeployingReceivePackHandler(ReceivePackHandler):
             self.say(" !     paas failed to handle this push (platform error)")
             return b"platform error"
 
-    def _build_and_deploy(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
+    def _build_and_deploy(self, ref_name: Ref, old_sha: ObjectID, new_sha: ObjectID
+                          ) -> bytes | None:
         self._hold_push_lock()
         # Another push may have moved the branch while this one waited its turn: building
         # on a stale base would deploy code the ref will then refuse to point at.

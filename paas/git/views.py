@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from dulwich.protocol import ReceivableProtocol, pkt_line
@@ -120,7 +121,7 @@ def _stream_output(run) -> Iterator[bytes]:
     return body()
 
 
-def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponse:
+def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponseBase:
     """A push (receive-pack) or fetch (upload-pack), its output streamed as it is written."""
     try:
         user, app = _open_app(request, app_name, service)
@@ -140,11 +141,11 @@ def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def receive_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+def receive_pack(request: HttpRequest, app_name: str) -> HttpResponseBase:
     return _rpc(request, app_name, "git-receive-pack")
 
 
 @csrf_exempt
 @require_POST
-def upload_pack(request: HttpRequest, app_name: str) -> HttpResponse:
+def upload_pack(request: HttpRequest, app_name: str) -> HttpResponseBase:
     return _rpc(request, app_name, "git-upload-pack")
