@@ -54,8 +54,11 @@ controlplane-image: prepare
 		--secret id=paas_build_ca,src=$${PAAS_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} \
 		--tag paas/controlplane:latest .
 
+# mypy reads its settings from pyproject.toml. Its Django plugin imports paas.settings, which
+# creates PAAS_HOME's directories and secret key: point it at a scratch home, not the real one.
 lint: venv
 	$(VENV)/bin/ruff check .
+	PAAS_HOME=$(CURDIR)/.mypy_cache/paas-home $(VENV)/bin/mypy
 
 test: prepare lint
 	$(VENV)/bin/pytest
