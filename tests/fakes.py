@@ -227,6 +227,9 @@ class FakeLock:
     def release(self) -> None:
         self.lock.release()
 
+    def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
+        return True  # held until released: nothing expires in memory
+
 
 class FakeQueue:
     """The broker: deploy actions run at once, in the calling thread, unless held; other

@@ -12,11 +12,12 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import redis
 from django.utils import timezone
 
-from paas.core.buildlog import end_stream, stream_key
+from paas.core.buildlog import end_stream, follow_limit_seconds, stream_key
 from paas.core.models import Build
 from paas.core.platform import platform
 from paas.errors import UserError
@@ -31,6 +32,7 @@ HEARTBEAT_TTL_SECONDS = 20
 CANCEL_POLL_SECONDS = 1
 WORKER_LOST_MESSAGE = "the build stopped: its worker went away mid-build; push again"
 CANCELLED_MESSAGE = "the build was cancelled"
+UNCLAIMED_MESSAGE = "no builder started this build in time; push again"
 
 
 class BuildCancelled(UserError):
@@ -119,6 +121,24 @@ def fail_if_worker_lost(build_id: int) -> bool:
         end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED,
                    WORKER_LOST_MESSAGE)
     return bool(failed)
+
+
+def fail_unclaimed_builds() -> list[int]:
+    """Fail the builds still queued after ``follow_limit_seconds``: no builder took them
+    (none runs, or the broker lost the task), and their pushers have stopped waiting.
+    Returns their ids."""
+    cutoff = timezone.now() - timedelta(seconds=follow_limit_seconds())
+    stale = list(Build.objects.filter(status=Build.Status.QUEUED, created_at__lt=cutoff)
+                 .values_list("pk", flat=True))
+    for build_id in stale:
+        failed = Build.objects.filter(pk=build_id, status=Build.Status.QUEUED).update(
+            status=Build.Status.FAILED, finished_at=timezone.now(), error_code="not_started",
+            error_message=UNCLAIMED_MESSAGE)
+        if failed:
+            logger.warning("build %s was never started", build_id)
+            end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED,
+                       UNCLAIMED_MESSAGE)
+    return stale
 
 
 def cancel_build(build: Build) -> str:

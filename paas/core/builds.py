@@ -39,7 +39,7 @@ from paas.core.buildlog import (
 from paas.core.models import App, Build, Release
 from paas.core.platform import platform
 from paas.core.releases import create_release, deploying, image_repository
-from paas.errors import PaasError, UserError
+from paas.errors import PaasError, PlatformError, UserError
 from paas.runtime.scheduler import Log
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,21 @@ LOST_WORKER_CHECK_SECONDS = 5
 
 
 def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
-    """Queue a build of ``commit_sha``: the row first, then the task, then its id."""
+    """Queue a build of ``commit_sha``: the row first, then the task, then its id.
+
+    Raises PlatformError(broker_down) if the broker refuses the task; the build is then
+    recorded as failed, so nothing waits for it.
+    """
     build = Build.objects.create(app=app, commit_sha=commit_sha, branch=branch, created_by=user)
-    task_id = platform().tasks.send(RUN_BUILD_TASK, [build.pk])
+    try:
+        task_id = platform().tasks.send(RUN_BUILD_TASK, [build.pk])
+    except Exception as error:  # the broker (Redis) refused: nothing will run it
+        logger.exception("could not queue build %s", build.pk)
+        message = "paas could not queue this build (broker_down); push again"
+        Build.objects.filter(pk=build.pk).update(
+            status=Build.Status.FAILED, finished_at=timezone.now(), error_code="broker_down",
+            error_message=message)
+        raise PlatformError(message, code="broker_down") from error
     Build.objects.filter(pk=build.pk).update(task_id=task_id)
     return build
 

@@ -31,6 +31,8 @@ class Lock(Protocol):
 
     def release(self) -> None: ...
 
+    def extend(self, additional_time: float, replace_ttl: bool = False) -> bool: ...
+
 
 class TaskQueue(Protocol):
     """Where work for the Celery workers goes."""
@@ -73,7 +75,8 @@ def from_settings() -> Platform:
     client = redis.Redis.from_url(settings.REDIS_URL)
 
     def new_lock(name: str, timeout: float) -> Lock:
-        return redis.lock.Lock(client, name, timeout=timeout)
+        # Not thread-local: the holder renews it from a thread of its own (see core.locks).
+        return redis.lock.Lock(client, name, timeout=timeout, thread_local=False)
 
     return Platform(scheduler=scheduler, images=engine, router=router, redis=client,
                     tasks=CeleryQueue(celery_app), new_lock=new_lock)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from paas.core import processes
-from paas.core.buildguard import fail_if_worker_lost
+from paas.core.buildguard import fail_if_worker_lost, fail_unclaimed_builds
 from paas.core.locks import app_lock
 from paas.core.models import App, Build, Release
 from paas.core.platform import platform
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # The engine restarts a crashed instance a few times (Docker: 5, see DockerEngine.start); an
 # instance that used 3 of them and is down again is crash-looping, not having a bad moment.
 CRASH_LOOP_RESTARTS = 3
+ABANDONED_DEPLOY_MESSAGE = "the deploy stopped: its worker went away; what served before serves"
 # How long past its timeout a one-off container may live: the worker running it kills and
 # removes it at the timeout, which takes a moment.
 ONEOFF_GRACE_SECONDS = 60
@@ -52,13 +53,20 @@ def reconcile_app(app: App) -> None:
     """Converge ``app``'s current release; skip it if another change holds its deploy lock.
 
     A crash loop is recorded on the app (crashed_at, crash_reason; the next successful deploy
-    clears them) and the crashed containers are replaced, once per reconcile interval.
+    clears them) and the crashed containers are replaced, once per reconcile interval. A
+    release left ``deploying`` by a deploy whose worker died is marked failed: deploys mark a
+    release deploying only while they hold the lock that reconcile holds now.
     """
-    release = app.current_release
-    if release is None:
-        return
     try:
-        _reconcile_release(app, release)
+        with app_lock(app.name, "deploy", wait=0.1):
+            abandoned = app.releases.filter(status=Release.Status.DEPLOYING).update(
+                status=Release.Status.FAILED, failure_reason=ABANDONED_DEPLOY_MESSAGE)
+            if abandoned:
+                logger.warning("%s: %d deploy(s) abandoned by their worker", app.name,
+                               abandoned)
+            release = app.current_release
+            if release is not None:
+                _converge_current(app, release)
     except PaasError as error:
         if error.code == "lock_timeout":
             # A deploy, scale or config change is under way; it converges this app itself.
@@ -68,16 +76,13 @@ def reconcile_app(app: App) -> None:
             logger.warning("reconcile of %s: %s", app.name, error)
 
 
-def _reconcile_release(app: App, release: Release) -> None:
-    with app_lock(app.name, "deploy", timeout=settings.PAAS_HEALTHCHECK_TIMEOUT + 600,
-                  wait=0.1):
-        scheduler = platform().scheduler
-        report = crash_report(scheduler.instances(app.name), release.number)
-        if report:
-            logger.warning("%s is crash-looping: %s", app.name, report)
-            App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
-                                                 crash_reason=report)
-        scheduler.converge(desired_state(release)).run()
+def _converge_current(app: App, release: Release) -> None:
+    scheduler = platform().scheduler
+    report = crash_report(scheduler.instances(app.name), release.number)
+    if report:
+        logger.warning("%s is crash-looping: %s", app.name, report)
+        App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(), crash_reason=report)
+    scheduler.converge(desired_state(release)).run()
 
 
 def reconcile_all() -> None:
@@ -86,10 +91,12 @@ def reconcile_all() -> None:
 
     Routes are written per app by its converge (from the database's current release and the
     healthy containers); here only routes of apps that no longer exist or have no release are
-    removed. Builds whose worker went away mid-build are marked failed.
+    removed. Builds whose worker went away mid-build are marked failed, and so are builds no
+    builder took before their pusher stopped waiting.
     """
     for build_id in Build.objects.filter(status=Build.Status.RUNNING).values_list("pk", flat=True):
         fail_if_worker_lost(build_id)
+    fail_unclaimed_builds()
     platform().scheduler.remove_orphans(set(App.objects.values_list("name", flat=True)))
     remove_stale_oneoffs()
     for app in App.objects.all():

@@ -146,8 +146,9 @@ def deploying(release: Release, log: Log = ignore) -> Iterator[Release]:
     fails the deploy: it is logged, and the next reconcile removes what is left.
     """
     app = release.app
-    lock_timeout = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_RELEASE_TIMEOUT + 600
-    with app_lock(app.name, "deploy", timeout=lock_timeout, wait=lock_timeout,
+    # Another change may hold the lock for as long as a deploy may take.
+    wait = settings.PAAS_HEALTHCHECK_TIMEOUT + settings.PAAS_RELEASE_TIMEOUT + 600
+    with app_lock(app.name, "deploy", wait=wait,
                   on_wait=lambda: log("       waiting for another change to this app")):
         retirement = _converge(release, log)
         try:

@@ -103,9 +103,8 @@ class DeployingReceivePackHandler(ReceivePackHandler):
         """One build per app at a time; held until dulwich has moved the ref (see handle)."""
         if self._push_locked:
             return
-        limit = follow_limit_seconds()
         self._held.enter_context(app_lock(
-            self.app.name, "push", timeout=limit, wait=limit,
+            self.app.name, "push", wait=follow_limit_seconds(),
             on_wait=lambda: self.say(f"-----> Another push to {self.app.name} is building; "
                                      "waiting for it to finish")))
         self._push_locked = True
