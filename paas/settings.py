@@ -8,6 +8,7 @@ points) is the only place that reads the environment; everything below takes arg
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -79,23 +80,53 @@ for _subdir in ("repos", "logs", "nginx", "run"):
 # --- Django --------------------------------------------------------------------------------
 
 
-def _secret_key() -> str:
-    if os.environ.get("DJANGO_SECRET_KEY"):
-        return os.environ["DJANGO_SECRET_KEY"]
-    key_file = PAAS_HOME / "secret_key"
-    if not key_file.exists():
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
-    return key_file.read_text().strip()
+def generated_secret(name: str, length: int = 50) -> str:
+    """The secret kept in ``PAAS_HOME/<name>`` (mode 0600), made the first time it is asked
+    for. Every process of this installation reads the same one."""
+    path = PAAS_HOME / name
+    if not path.exists():
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(secrets.token_urlsafe(length))
+        except FileExistsError:
+            pass  # another process made it a moment ago
+    return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or generated_secret("secret_key")
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = ["*"]
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+# The control plane answers only for its own names: PAAS_DOMAIN (and names under it, such as
+# paas.<domain>), loopback, and what PAAS_ALLOWED_HOSTS adds (a server's IP, say).
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", PAAS_DOMAIN, f".{PAAS_DOMAIN}",
+                 *env_list("PAAS_ALLOWED_HOSTS")]
 CSRF_TRUSTED_ORIGINS = [
     f"http://localhost:{PAAS_CONTROL_PORT}",
     f"http://127.0.0.1:{PAAS_CONTROL_PORT}",
 ]
+
+# PAAS_TLS: the control plane is served over HTTPS by a proxy in front of it (the router, or
+# another), which says so in X-Forwarded-Proto. gunicorn itself listens on loopback only, so
+# only that proxy can send the header. Then cookies are secure, HTTP redirects to HTTPS and
+# HSTS is on; `manage.py check --deploy` passes.
+PAAS_TLS = env_bool("PAAS_TLS", False)
+if PAAS_TLS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("PAAS_HSTS_SECONDS", 365 * 24 * 3600, 0)
+    CSRF_TRUSTED_ORIGINS += [f"https://{PAAS_DOMAIN}", f"https://*.{PAAS_DOMAIN}"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# HSTS covers the control plane's own host only: the apps under PAAS_DOMAIN decide for
+# themselves whether they have certificates, and a preload list entry cannot be undone.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,8 +196,20 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 # --- Celery and Redis ----------------------------------------------------------------------
 
-# Not 6379: paas runs its own Redis, beside any system one Debian's package may start.
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6380/0")
+
+
+def _redis_url() -> str:
+    """REDIS_URL, with the password of paas's own Redis when it names a local one without a
+    password: ``make up`` starts that Redis with ``requirepass`` from the same file."""
+    # Not 6379: paas runs its own Redis, beside any system one Debian's package may start.
+    url = urlsplit(env_str("REDIS_URL", "redis://127.0.0.1:6380/0"))
+    if url.hostname not in ("127.0.0.1", "localhost") or url.password:
+        return url.geturl()
+    password = quote(generated_secret("redis_password", 32), safe="")
+    return url._replace(netloc=f":{password}@{url.netloc.rpartition('@')[2]}").geturl()
+
+
+REDIS_URL = _redis_url()
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

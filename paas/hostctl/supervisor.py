@@ -7,7 +7,7 @@ supervisord with autorestart, so a crashed process comes back.
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ class StackSettings:
     def pid_path(self) -> Path:
         return self.run_dir / "supervisord.pid"
 
+    @property
+    def redis_config_path(self) -> Path:
+        return self.run_dir / "redis.conf"
+
     def local_redis_port(self) -> int | None:
         """The port of the Redis paas should run itself, or None if REDIS_URL is remote."""
         url = urlparse(self.redis_url)
@@ -56,6 +60,26 @@ def _quote(value: str) -> str:
     return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
 
 
+def redis_config(stack: StackSettings) -> str:
+    """The configuration of paas's own Redis: loopback only, with the password REDIS_URL
+    carries (settings generate it), so no app container or local user without it gets in.
+    Kept in a file (mode 0600) rather than on the command line, which any user can read."""
+    password = urlparse(stack.redis_url).password or ""
+    lines = ["bind 127.0.0.1", f"port {stack.local_redis_port()}",
+             f"dir {stack.home / 'redis'}", "appendonly yes", 'save ""', "daemonize no",
+             "protected-mode yes"]
+    if password:
+        lines.append(f"requirepass {unquote(password)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
 def render(stack: StackSettings) -> str:
     python = sys.executable
     bin_dir = Path(python).parent
@@ -64,10 +88,8 @@ def render(stack: StackSettings) -> str:
     redis_port = stack.local_redis_port()
     if redis_port is not None:
         (stack.home / "redis").mkdir(parents=True, exist_ok=True)
-        programs["redis"] = (
-            f"/usr/bin/redis-server --bind 127.0.0.1 --port {redis_port} "
-            f"--dir {stack.home / 'redis'} --appendonly yes --save '' --daemonize no"
-        )
+        write_private(stack.redis_config_path, redis_config(stack))
+        programs["redis"] = f"/usr/bin/redis-server {stack.redis_config_path}"
     programs["web"] = (
         f"{bin_dir / 'gunicorn'} paas.wsgi:application "
         f"--bind {stack.bind_address}:{stack.control_port} "

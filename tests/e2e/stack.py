@@ -246,10 +246,15 @@ class Stack:
 
     def build_running(self, app: str) -> bool:
         """Whether a build of ``app`` holds its push lock right now (read from Redis)."""
-        result = subprocess.run(
-            ["redis-cli", "-p", str(self.redis_port), "exists", f"paas:app:{app}:push"],
-            capture_output=True, text=True)
-        return result.stdout.strip() == "1"
+        return self.redis_cli("exists", f"paas:app:{app}:push").stdout.strip() == "1"
+
+    def redis_cli(self, *args: str) -> subprocess.CompletedProcess:
+        """``redis-cli`` against the stack's Redis, with the password paas generated for it
+        (passed in the environment, not on the command line)."""
+        password = (self.home / "redis_password").read_text().strip()
+        return subprocess.run(["redis-cli", "-p", str(self.redis_port), *args],
+                              capture_output=True, text=True,
+                              env={**os.environ, "REDISCLI_AUTH": password})
 
     # --- http ----------------------------------------------------------------------------
 

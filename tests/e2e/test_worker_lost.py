@@ -18,9 +18,7 @@ def _builder_pid(stack) -> int:
 
 
 def _build_heartbeats(stack) -> list[str]:
-    out = subprocess.run(["redis-cli", "-p", str(stack.redis_port), "--scan", "--pattern",
-                          "paas:build:*:alive"], capture_output=True, text=True).stdout
-    return out.split()
+    return stack.redis_cli("--scan", "--pattern", "paas:build:*:alive").stdout.split()
 
 
 def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_path):
