@@ -202,15 +202,16 @@ class DockerScheduler:
             for instance in started:
                 if instance.process_type == "web":
                     self._wait_healthy(instance, desired, log)
+            ports = sorted(self._routable_ports([i for i in kept + started
+                                                 if i.process_type == "web"]))
+            # nginx refusing the new configuration (a broken file beside it) keeps the old
+            # one live: the old containers serve on, and the new ones go.
+            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ports)))
         except Exception:
             for instance in started:
                 log(f"       removing {instance.process_type}.{instance.instance}")
                 self._remove(instance, grace_seconds=0)
             raise
-
-        ports = sorted(self._routable_ports([i for i in kept + started
-                                             if i.process_type == "web"]))
-        self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ports)))
         return Retirement(desired.app, ports, unwanted, stop=self._retire)
 
     def _routable_ports(self, web: list[RunningInstance]) -> list[int]:

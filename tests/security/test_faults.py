@@ -123,3 +123,34 @@ def test_a_build_the_broker_refuses_fails_at_once(platform, app, users):
     assert raised.value.code == "broker_down"
     build = Build.objects.get(commit_sha="c" * 40)
     assert (build.status, build.error_code) == ("failed", "broker_down")
+
+
+def test_an_nginx_config_error_keeps_the_old_routing_and_removes_the_new_containers(
+        tmp_path, monkeypatch):
+    from paas.router.nginx import AppRoute, Router
+    from paas.runtime import docker_scheduler
+    from paas.runtime.docker_scheduler import DockerScheduler
+    from paas.runtime.scheduler import DesiredApp
+    from tests.unit.runtime.fake_docker import FakeDocker
+
+    monkeypatch.setattr(docker_scheduler, "wait_until_healthy", lambda *args: None)
+    router = Router(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
+                    run_dir=tmp_path / "run", port=18998)
+    router.write_main_config()
+    docker = FakeDocker()
+    old = docker.add("shop", 1, "web", 1)
+    router.set_route(AppRoute("shop", ("shop.localhost",), (old.port,)))
+    live = (router.apps_dir / "shop.conf").read_text()
+    # Something outside paas broke another file nginx reads.
+    (router.apps_dir / "zz-broken.conf").write_text("server { this is not nginx }\n")
+    scheduler = DockerScheduler(docker, router, healthcheck_timeout=1, drain_seconds=0)
+    wanted = DesiredApp(app="shop", release=2, image="paas/shop:v2", env={},
+                        process_types={"web": None}, quantities={"web": 1},
+                        hostnames=("shop.localhost",))
+
+    with pytest.raises(PlatformError) as raised:
+        scheduler.converge(wanted)
+
+    assert raised.value.code == "router_invalid"
+    assert (router.apps_dir / "shop.conf").read_text() == live
+    assert list(docker.containers) == [old.name]  # the new container went, the old serves
