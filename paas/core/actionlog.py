@@ -18,7 +18,8 @@ from typing import cast
 
 import redis
 
-from paas.core.buildlog import follow_lines
+from paas.core.buildlog import end_stream, follow_lines
+from paas.core.heartbeat import LOST_WORKER_CHECK_SECONDS, alive
 from paas.core.models import App
 from paas.core.platform import platform
 from paas.errors import NotFound, PlatformError, UserError
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 ACTION_TTL_SECONDS = 24 * 3600
 ACTION_ID_LENGTH = 32
+WORKER_LOST_MESSAGE = ("the change stopped: its worker went away; what served before serves "
+                       "on, so try again")
 
 
 class Status:
@@ -45,6 +48,10 @@ def record_key(action_id: str) -> str:
 
 def stream_key(action_id: str) -> str:
     return f"paas:action:{action_id}:log"
+
+
+def heartbeat_key(action_id: str) -> str:
+    return f"paas:action:{action_id}:alive"
 
 
 def now() -> str:
@@ -159,12 +166,34 @@ class ActionLogWriter:
 def log_lines(action: Action) -> Iterator[str | None]:
     """The action's progress lines, live until it ends; None on idle seconds.
 
-    Ends quietly when Redis fails or the action runs past ``buildlog.follow_limit_seconds``.
+    Ends quietly when Redis fails or the action runs past ``buildlog.follow_limit_seconds``,
+    and soon after its worker dies (see ``fail_if_worker_lost``).
     """
+    quiet_seconds = 0
     try:
-        yield from follow_lines(platform().redis, stream_key(action.id))
+        for line in follow_lines(platform().redis, stream_key(action.id)):
+            if line is None:
+                quiet_seconds += 1
+                if quiet_seconds % LOST_WORKER_CHECK_SECONDS == 0:
+                    fail_if_worker_lost(action.id)  # ends the stream if it did
+            else:
+                quiet_seconds = 0
+            yield line
     except redis.RedisError as error:
         logger.warning("following action %s: %s", action.id, error)
+
+
+def fail_if_worker_lost(action_id: str) -> bool:
+    """Record a running action whose worker stopped heart-beating as failed and end its log,
+    so whoever follows it hears. Returns whether it did."""
+    if alive(heartbeat_key(action_id)) or get_action(action_id).status != Status.RUNNING:
+        return False
+    logger.warning("action %s lost its worker", action_id)
+    update_record(action_id, status=Status.FAILED, error_code="worker_lost",
+                  error_family="platform", error_message=WORKER_LOST_MESSAGE,
+                  finished_at=now())
+    end_stream(platform().redis, stream_key(action_id), Status.FAILED, WORKER_LOST_MESSAGE)
+    return True
 
 
 def wait(action: Action) -> Action:

@@ -24,9 +24,11 @@ from paas.core.actionlog import (
     Status,
     create_record,
     get_action,
+    heartbeat_key,
     now,
     update_record,
 )
+from paas.core.heartbeat import heartbeat
 from paas.core.models import App, Release
 from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, PlatformError, UserError
@@ -252,7 +254,8 @@ def run_action(action_id: str) -> None:
     log = ActionLogWriter(platform().redis, action_id)
     outcome = {"status": Status.FAILED}
     try:
-        outcome.update(_run(action, log))
+        with heartbeat(heartbeat_key(action_id)):
+            outcome.update(_run(action, log))
         outcome["status"] = Status.SUCCEEDED
     except UserError as error:
         outcome.update(error_code=error.code, error_message=str(error), error_family="user")

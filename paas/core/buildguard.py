@@ -18,6 +18,7 @@ import redis
 from django.utils import timezone
 
 from paas.core.buildlog import end_stream, follow_limit_seconds, stream_key
+from paas.core.heartbeat import HEARTBEAT_TTL_SECONDS, alive, heartbeat
 from paas.core.models import Build
 from paas.core.platform import platform
 from paas.errors import UserError
@@ -25,10 +26,6 @@ from paas.procfs import children
 
 logger = logging.getLogger(__name__)
 
-# A running build's worker refreshes its heartbeat this often; a build whose heartbeat is
-# older than HEARTBEAT_TTL_SECONDS lost its worker (killed, or its machine restarted).
-HEARTBEAT_SECONDS = 5
-HEARTBEAT_TTL_SECONDS = 20
 CANCEL_POLL_SECONDS = 1
 WORKER_LOST_MESSAGE = "the build stopped: its worker went away mid-build; push again"
 CANCELLED_MESSAGE = "the build was cancelled"
@@ -71,31 +68,27 @@ def watch(build_id: int) -> Iterator[BuildWatch]:
     """Keep the build's heartbeat fresh and act on a cancel request while the block runs (from
     a thread: the build itself blocks for minutes in docker calls)."""
     client = platform().redis
-    key = heartbeat_key(build_id)
     build_watch = BuildWatch(build_id)
     stop = threading.Event()
 
-    def run() -> None:
-        ticks = 0
+    def cancel_when_asked() -> None:
         while not stop.wait(CANCEL_POLL_SECONDS):
-            ticks += 1
             try:
-                if ticks % HEARTBEAT_SECONDS == 0:
-                    client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
                 if build_watch.building.is_set() and client.exists(cancel_key(build_id)):
                     _kill_child_processes()
             except redis.RedisError as error:
                 logger.warning("build %s watch: %s", build_id, error)
 
-    client.set(key, "1", ex=HEARTBEAT_TTL_SECONDS)
-    thread = threading.Thread(target=run, name=f"build-{build_id}-watch", daemon=True)
-    thread.start()
-    try:
-        yield build_watch
-    finally:
-        stop.set()
-        thread.join()
-        client.delete(key, cancel_key(build_id))
+    thread = threading.Thread(target=cancel_when_asked, name=f"build-{build_id}-watch",
+                              daemon=True)
+    with heartbeat(heartbeat_key(build_id)):
+        thread.start()
+        try:
+            yield build_watch
+        finally:
+            stop.set()
+            thread.join()
+            client.delete(cancel_key(build_id))
 
 
 def _kill_child_processes() -> None:
@@ -111,7 +104,7 @@ def _kill_child_processes() -> None:
 def fail_if_worker_lost(build_id: int) -> bool:
     """Mark build ``build_id`` failed if it is running but its worker stopped heart-beating,
     and end its log so a waiting push reports it. Returns whether it did."""
-    if platform().redis.exists(heartbeat_key(build_id)):
+    if alive(heartbeat_key(build_id)):
         return False
     failed = Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(
         status=Build.Status.FAILED, finished_at=timezone.now(), error_code="worker_lost",

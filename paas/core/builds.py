@@ -20,6 +20,7 @@ from django.utils import timezone
 from paas.build.builders import detect_builder, process_types_for
 from paas.build.job import BuildJob
 from paas.build.source import checkout
+from paas.core import heartbeat
 from paas.core.applications import app_url, repo_path
 from paas.core.buildcache import cache_id
 from paas.core.buildguard import (
@@ -45,8 +46,6 @@ from paas.runtime.scheduler import Log
 logger = logging.getLogger(__name__)
 
 RUN_BUILD_TASK = "worker.tasks.run_build"
-# How many quiet seconds pass between checks that a running build still has its worker.
-LOST_WORKER_CHECK_SECONDS = 5
 
 
 def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
@@ -101,7 +100,7 @@ def build_pushed_commit(app: App, commit_sha: str, user, branch: str, say: Log
                 return BuildOutcome(build.pk, Build.Status.FAILED,
                                     "timed out waiting for the build to finish")
             quiet_seconds += 1
-            if quiet_seconds % LOST_WORKER_CHECK_SECONDS == 0:
+            if quiet_seconds % heartbeat.LOST_WORKER_CHECK_SECONDS == 0:
                 # Ends the log (and so this loop) if the build's worker died.
                 fail_if_worker_lost(build.pk)
             continue

@@ -154,3 +154,24 @@ def test_an_nginx_config_error_keeps_the_old_routing_and_removes_the_new_contain
     assert raised.value.code == "router_invalid"
     assert (router.apps_dir / "shop.conf").read_text() == live
     assert list(docker.containers) == [old.name]  # the new container went, the old serves
+
+
+def test_a_change_whose_worker_died_fails_instead_of_keeping_its_follower_waiting(
+        platform, app, users, monkeypatch):
+    from paas.core import actionlog, actions
+
+    monkeypatch.setattr(actionlog, "LOST_WORKER_CHECK_SECONDS", 1)
+    platform.hold_actions = True
+    action = actions.start_scale(app, users.owner, {"web": 2})
+    # A worker took it, then died: running, no heartbeat, no end in its log.
+    actionlog.update_record(action.id, status=actionlog.Status.RUNNING)
+
+    lines = list(actionlog.log_lines(action))
+
+    assert None in lines  # it waited a moment first
+    ended = actionlog.get_action(action.id)
+    assert (ended.status, ended.error_code) == ("failed", "worker_lost")
+    with pytest.raises(PlatformError) as raised:
+        actionlog.raise_for_outcome(ended)
+    assert "its worker went away" in str(raised.value)
+    assert app.formations.get(process_type="web").quantity == 1

@@ -3,7 +3,7 @@ containers retire; a push relays its log and learns how it ended."""
 
 import pytest
 
-from paas.core import builds, releases
+from paas.core import builds, heartbeat, releases
 from paas.core.buildlog import stream_key
 from paas.core.models import Build
 from paas.errors import UserError
@@ -102,7 +102,7 @@ def test_a_push_relays_the_build_log_and_returns_how_it_ended(platform, app, use
 
 def test_a_push_whose_build_lost_its_worker_fails_instead_of_waiting(platform, app, users,
                                                                      monkeypatch):
-    monkeypatch.setattr(builds, "LOST_WORKER_CHECK_SECONDS", 1)
+    monkeypatch.setattr(heartbeat, "LOST_WORKER_CHECK_SECONDS", 1)
 
     def worker_that_dies(task, args):
         # It took the build, then died: no heartbeat, no more log lines.
