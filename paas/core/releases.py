@@ -280,15 +280,11 @@ def _store_config(app: App, config: dict[str, str]) -> None:
 
 def _release_config(app: App, config: dict[str, str], image_id: str, source: Release,
                     description: str, user, log: Log) -> Release:
-    """Make ``config`` the app's config in a new release of ``image_id`` with ``source``'s
-    process types, and deploy it; if the deploy fails, the app's config is put back."""
-    previous = dict(app.config)
-    _store_config(app, config)
+    """Deploy a new release of ``image_id`` with ``config`` and ``source``'s process types;
+    ``config`` becomes the app's once that release serves, so a failed deploy, or one whose
+    worker died, leaves the app's config as it was."""
     release = create_release(app, image_id, config, source.process_types, description,
                              user=user, app_json=source.app_json)
-    try:
-        deploy_release(release, log)
-    except PaasError:
-        _store_config(app, previous)
-        raise
+    with deploying(release, log):
+        _store_config(app, config)
     return release

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -247,6 +248,19 @@ class Stack:
     def build_running(self, app: str) -> bool:
         """Whether a build of ``app`` holds its push lock right now (read from Redis)."""
         return self.redis_cli("exists", f"paas:app:{app}:push").stdout.strip() == "1"
+
+    def supervisorctl(self, *args: str) -> subprocess.CompletedProcess:
+        """``supervisorctl`` of the stack's supervisord (start, stop, pid a program)."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "supervisorctl"),
+             "-c", str(self.home / "run" / "supervisord.conf"), *args],
+            capture_output=True, text=True, timeout=120)
+
+    def kill_program(self, name: str) -> None:
+        """SIGKILL a control-plane program and its children, as a crash or an OOM kill would
+        (supervisord starts it again)."""
+        pid = int(self.supervisorctl("pid", name).stdout.strip())
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
 
     def redis_cli(self, *args: str) -> subprocess.CompletedProcess:
         """``redis-cli`` against the stack's Redis, with the password paas generated for it

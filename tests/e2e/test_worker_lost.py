@@ -1,20 +1,9 @@
 """A build whose worker dies mid-build fails the push instead of leaving it hanging."""
 
-import os
-import signal
 import subprocess
-import sys
 import time
 
 from tests.e2e.stack import add_slow_step, unique_app_name
-
-
-def _builder_pid(stack) -> int:
-    out = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "supervisorctl"),
-         "-c", str(stack.home / "run" / "supervisord.conf"), "pid", "builder"],
-        capture_output=True, text=True).stdout.strip()
-    return int(out)
 
 
 def _build_heartbeats(stack) -> list[str]:
@@ -32,7 +21,7 @@ def test_a_build_whose_worker_dies_fails_the_push_and_moves_no_ref(stack, tmp_pa
         time.sleep(0.1)
     assert _build_heartbeats(stack), "the build never started"
     # The builder and its pool processes, as a crash or an OOM kill would take them.
-    os.killpg(os.getpgid(_builder_pid(stack)), signal.SIGKILL)
+    stack.kill_program("builder")
     result = push()
 
     assert result.returncode != 0
