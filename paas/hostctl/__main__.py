@@ -46,7 +46,23 @@ def _stack():
         worker_concurrency=settings.PAAS_WORKER_CONCURRENCY,
         build_concurrency=settings.PAAS_BUILD_CONCURRENCY,
         nginx_binary=settings.PAAS_NGINX_BINARY, env=env,
+        service_user=ensure_service_user(),
     )
+
+
+SERVICE_USER = "paas"
+
+
+def ensure_service_user() -> str | None:
+    """The system user ``paas`` (made if missing, with no login and no home of its own), or
+    None when not running as root, where every service runs as the caller anyway."""
+    if os.geteuid() != 0:
+        return None
+    exists = subprocess.run(["getent", "passwd", SERVICE_USER], capture_output=True)
+    if exists.returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
+    return SERVICE_USER
 
 
 def _supervisorctl(stack, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,9 +1,12 @@
 """The supervisord configuration that keeps the control plane running in host mode.
 
 Every control-plane process (Redis, gunicorn, the Celery worker and beat, nginx) runs under
-supervisord with autorestart, so a crashed process comes back.
+supervisord with autorestart, so a crashed process comes back. Redis runs as the unprivileged
+service user; the others drive Docker (whose socket is root-equivalent) or bind the router's
+port, so they run as the user that ran `make up` (see docs/SECURITY.md).
 """
 
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,9 @@ class StackSettings:
     build_concurrency: int
     nginx_binary: str
     env: dict[str, str]
+    # The unprivileged user the services that need no Docker run as (Redis); None: as
+    # whoever runs `make up`.
+    service_user: str | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -85,10 +91,17 @@ def render(stack: StackSettings) -> str:
     bin_dir = Path(python).parent
     environment = ",".join(f"{key}={_quote(value)}" for key, value in sorted(stack.env.items()))
     programs: dict[str, str] = {}
+    run_as: dict[str, str] = {}
     redis_port = stack.local_redis_port()
     if redis_port is not None:
         (stack.home / "redis").mkdir(parents=True, exist_ok=True)
         write_private(stack.redis_config_path, redis_config(stack))
+        if stack.service_user:
+            # All of it: a Redis that ran as root before left its files root's.
+            for path in (stack.redis_config_path, stack.home / "redis",
+                         *(stack.home / "redis").rglob("*")):
+                shutil.chown(path, stack.service_user, stack.service_user)
+            run_as["redis"] = stack.service_user
         programs["redis"] = f"/usr/bin/redis-server {stack.redis_config_path}"
     programs["web"] = (
         f"{bin_dir / 'gunicorn'} paas.wsgi:application "
@@ -136,6 +149,7 @@ def render(stack: StackSettings) -> str:
         sections += [
             f"[program:{name}]",
             f"command={command}",
+            *([f"user={run_as[name]}"] if name in run_as else []),
             f"directory={stack.project_dir}",
             f"environment={environment}",
             "autostart=true",

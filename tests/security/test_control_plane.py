@@ -78,3 +78,21 @@ def test_paas_runs_its_redis_with_that_password_from_a_private_file(tmp_path):
     assert "bind 127.0.0.1" in redis_config(stack).splitlines()
     assert stack.redis_config_path.stat().st_mode & 0o077 == 0
     assert stack.redis_config_path.read_text() == redis_config(stack)
+
+
+def test_redis_runs_as_the_service_user_and_owns_only_its_files(tmp_path):
+    import getpass
+
+    me = getpass.getuser()  # the test cannot make users; any existing one shows the wiring
+    stack = StackSettings(home=tmp_path, project_dir=PROJECT_DIR, control_port=8000,
+                          router_port=8080, bind_address="127.0.0.1",
+                          redis_url="redis://:pw@127.0.0.1:6380/0", worker_concurrency=1,
+                          build_concurrency=1, nginx_binary="/usr/sbin/nginx", env={},
+                          service_user=me)
+    (tmp_path / "run").mkdir()
+
+    sections = render(stack).split("\n\n")
+
+    (redis,) = [s for s in sections if s.startswith("[program:redis]")]
+    assert f"user={me}" in redis.splitlines()
+    assert all("user=" not in s for s in sections if s.startswith("[program:web]"))
