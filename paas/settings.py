@@ -6,6 +6,7 @@ points) is the only place that reads the environment; everything below takes arg
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -73,9 +74,19 @@ PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "0.0.0.0")
 PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
 PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
+# paas's own Redis (broker, locks, live logs) stops taking writes past this, rather than
+# growing until the host runs out of memory.
+PAAS_REDIS_MAX_MEMORY = env_str("PAAS_REDIS_MAX_MEMORY", "256mb")
+if not re.fullmatch(r"[1-9][0-9]{0,5}(mb|gb)", PAAS_REDIS_MAX_MEMORY):
+    raise ImproperlyConfigured("PAAS_REDIS_MAX_MEMORY must look like 256mb or 1gb, got "
+                               f"{PAAS_REDIS_MAX_MEMORY!r}")
 
-for _subdir in ("repos", "logs", "nginx", "run"):
-    (PAAS_HOME / _subdir).mkdir(parents=True, exist_ok=True)
+# Made private where they hold tenants' code and logs; PAAS_HOME itself only traversable, so
+# the unprivileged service user reaches its own directory in it (Redis's). Existing
+# directories keep their modes.
+PAAS_HOME.mkdir(mode=0o711, parents=True, exist_ok=True)
+for _subdir, _mode in (("repos", 0o700), ("logs", 0o700), ("nginx", 0o755), ("run", 0o755)):
+    (PAAS_HOME / _subdir).mkdir(mode=_mode, parents=True, exist_ok=True)
 
 # --- Django --------------------------------------------------------------------------------
 

@@ -156,6 +156,7 @@ class FakeRedis:
         self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
         self.expiring: set[str] = set()
         self.values: dict[str, bytes] = {}
+        self.added: dict[str, int] = {}  # entries ever added to each stream (their ids)
         self.changed = threading.Condition()
 
     @staticmethod
@@ -192,24 +193,35 @@ class FakeRedis:
         self.expiring.add(key)
         return True
 
-    def xadd(self, key: str, fields: dict) -> bytes:
+    def xadd(self, key: str, fields: dict, maxlen: int | None = None,
+             approximate: bool = True) -> bytes:
         with self.changed:
             entries = self.streams.setdefault(key, [])
-            entry_id = f"{len(entries) + 1}-0".encode()
+            self.added[key] = self.added.get(key, 0) + 1
+            entry_id = f"{self.added[key]}-0".encode()
             entries.append((entry_id, {self._bytes(k): self._bytes(v)
                                        for k, v in fields.items()}))
+            if maxlen is not None and len(entries) > maxlen:
+                del entries[:len(entries) - maxlen]
             self.changed.notify_all()
         return entry_id
 
     def xread(self, streams: dict, block: int | None = None, count: int | None = None):
         (key, last_id), = streams.items()
-        after = int(str(last_id.decode() if isinstance(last_id, bytes) else last_id)
-                    .split("-")[0])
+        after = _sequence(last_id)
+
+        def newer() -> list:
+            return [entry for entry in self.streams.get(key, []) if _sequence(entry[0]) > after]
+
         with self.changed:
-            self.changed.wait_for(lambda: len(self.streams.get(key, [])) > after,
-                                  timeout=(block or 0) / 1000)
-            found = self.streams.get(key, [])[after:after + (count or 10**9)]
+            self.changed.wait_for(lambda: bool(newer()), timeout=(block or 0) / 1000)
+            found = newer()[:count or 10**9]
         return [[key.encode(), found]] if found else []
+
+
+def _sequence(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return int(text.split("-")[0])
 
 
 class FakeLock:

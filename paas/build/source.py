@@ -1,6 +1,5 @@
 """Exporting a pushed commit's tree to a directory the builders can read."""
 
-import io
 import shutil
 import tarfile
 import tempfile
@@ -34,12 +33,13 @@ def checkout(repo_path: Path, commit_sha: str) -> Iterator[Path]:
             except KeyError:
                 raise UserError(f"commit {commit_sha} is not in the repository",
                                 code="unknown_commit") from None
-            buffer = io.BytesIO()
-            for chunk in tar_stream(repo.object_store, tree, mtime=commit.commit_time):
-                buffer.write(chunk)
-        buffer.seek(0)
-        with tarfile.open(fileobj=buffer, mode="r:") as archive:
-            _extract_safely(archive, workdir)
+            # On disk, not in memory: a tree may be as large as a push allows.
+            with tempfile.TemporaryFile(prefix="paas-tree-") as buffer:
+                for chunk in tar_stream(repo.object_store, tree, mtime=commit.commit_time):
+                    buffer.write(chunk)
+                buffer.seek(0)
+                with tarfile.open(fileobj=buffer, mode="r:") as archive:
+                    _extract_safely(archive, workdir)
         yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

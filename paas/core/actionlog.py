@@ -18,7 +18,7 @@ from typing import cast
 
 import redis
 
-from paas.core.buildlog import end_stream, follow_lines
+from paas.core.buildlog import MAX_STREAM_ENTRIES, end_stream, follow_lines
 from paas.core.heartbeat import LOST_WORKER_CHECK_SECONDS, alive
 from paas.core.models import App
 from paas.core.platform import platform
@@ -156,7 +156,8 @@ class ActionLogWriter:
         self.key = stream_key(action_id)
 
     def __call__(self, line: str) -> None:
-        self.client.xadd(self.key, {"kind": "line", "text": line.rstrip("\n")})
+        self.client.xadd(self.key, {"kind": "line", "text": line.rstrip("\n")},
+                         maxlen=MAX_STREAM_ENTRIES, approximate=True)
 
     def end(self, status: str, message: str = "") -> None:
         self.client.xadd(self.key, {"kind": "end", "status": status, "text": message})

@@ -17,6 +17,9 @@ import redis
 from django.conf import settings
 
 STREAM_TTL_SECONDS = 24 * 3600
+# A live stream keeps its newest lines up to about this many: a build that prints without end
+# cannot fill Redis, which is also the broker and the lock store. The file keeps them all.
+MAX_STREAM_ENTRIES = 20_000
 
 
 def stream_key(build_id: int) -> str:
@@ -58,7 +61,8 @@ class BuildLogWriter:
         self.file.write(line + "\n")
         self.file.flush()
         if not self.ended:
-            self.client.xadd(self.key, {"kind": "line", "text": line})
+            self.client.xadd(self.key, {"kind": "line", "text": line},
+                             maxlen=MAX_STREAM_ENTRIES, approximate=True)
 
     def end(self, status: str, message: str = "") -> None:
         """Write the stream's ``end`` entry (once); the file stays open for later lines."""

@@ -46,17 +46,22 @@ def _stack():
         worker_concurrency=settings.PAAS_WORKER_CONCURRENCY,
         build_concurrency=settings.PAAS_BUILD_CONCURRENCY,
         nginx_binary=settings.PAAS_NGINX_BINARY, env=env,
-        service_user=ensure_service_user(),
+        service_user=ensure_service_user(settings.PAAS_HOME),
+        redis_max_memory=settings.PAAS_REDIS_MAX_MEMORY,
     )
 
 
 SERVICE_USER = "paas"
 
 
-def ensure_service_user() -> str | None:
+def ensure_service_user(home: Path) -> str | None:
     """The system user ``paas`` (made if missing, with no login and no home of its own), or
-    None when not running as root, where every service runs as the caller anyway."""
+    None when not running as root, where every service runs as the caller anyway, or when
+    another user cannot reach ``home`` (a private PAAS_HOME: its modes are the operator's)."""
     if os.geteuid() != 0:
+        return None
+    if not all(path.stat().st_mode & 0o001 for path in (home, *home.parents)):
+        print(f"paas: {home} is not reachable for other users, so Redis runs as root too")
         return None
     exists = subprocess.run(["getent", "passwd", SERVICE_USER], capture_output=True)
     if exists.returncode != 0:
@@ -136,6 +141,9 @@ def ensure_database_and_admin(home: Path) -> dict:
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    # Password and token hashes: for paas's processes only.
+    for database in home.glob("paas.sqlite3*"):
+        database.chmod(0o600)
     credentials_path = home / "credentials.json"
     user, password, token = ensure_admin(settings.PAAS_ADMIN_USER)
     if password is not None:

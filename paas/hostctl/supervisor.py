@@ -28,6 +28,7 @@ class StackSettings:
     # The unprivileged user the services that need no Docker run as (Redis); None: as
     # whoever runs `make up`.
     service_user: str | None = None
+    redis_max_memory: str = "256mb"
 
     @property
     def run_dir(self) -> Path:
@@ -73,7 +74,10 @@ def redis_config(stack: StackSettings) -> str:
     password = urlparse(stack.redis_url).password or ""
     lines = ["bind 127.0.0.1", f"port {stack.local_redis_port()}",
              f"dir {stack.home / 'redis'}", "appendonly yes", 'save ""', "daemonize no",
-             "protected-mode yes"]
+             "protected-mode yes",
+             # Bounded, and never evicting: Redis holds the broker's queues and the locks, so
+             # when full it refuses writes (clear errors) rather than dropping a lock.
+             f"maxmemory {stack.redis_max_memory}", "maxmemory-policy noeviction"]
     if password:
         lines.append(f"requirepass {unquote(password)}")
     return "\n".join(lines) + "\n"

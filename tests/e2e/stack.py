@@ -68,6 +68,7 @@ class Stack:
     def create(cls, **extra_env: str) -> "Stack":
         # Short path: supervisord's unix socket path must stay under 108 bytes.
         home = Path(tempfile.mkdtemp(prefix="paas-e2e-", dir="/tmp"))
+        home.chmod(0o711)  # as make up leaves /var/lib/paas: Redis's own user gets in
         return cls(home=home, control_port=free_port(), router_port=free_port(),
                    redis_port=free_port(), extra_env=extra_env)
 

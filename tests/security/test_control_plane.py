@@ -96,3 +96,23 @@ def test_redis_runs_as_the_service_user_and_owns_only_its_files(tmp_path):
     (redis,) = [s for s in sections if s.startswith("[program:redis]")]
     assert f"user={me}" in redis.splitlines()
     assert all("user=" not in s for s in sections if s.startswith("[program:web]"))
+
+
+def test_paas_redis_is_bounded_and_never_evicts_a_lock(tmp_path):
+    stack = StackSettings(home=tmp_path, project_dir=PROJECT_DIR, control_port=8000,
+                          router_port=8080, bind_address="127.0.0.1",
+                          redis_url="redis://:pw@127.0.0.1:6380/0", worker_concurrency=1,
+                          build_concurrency=1, nginx_binary="/usr/sbin/nginx", env={},
+                          redis_max_memory="64mb")
+
+    lines = redis_config(stack).splitlines()
+
+    assert "maxmemory 64mb" in lines and "maxmemory-policy noeviction" in lines
+
+
+@pytest.mark.parametrize("value", ["lots", "0mb", "256", "-1gb", "1tb"])
+def test_a_bad_redis_memory_bound_stops_paas_at_start(tmp_path, value):
+    result = manage(tmp_path, "check", PAAS_REDIS_MAX_MEMORY=value)
+
+    assert result.returncode != 0
+    assert "PAAS_REDIS_MAX_MEMORY must look like 256mb" in result.stderr

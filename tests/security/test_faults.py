@@ -175,3 +175,17 @@ def test_a_change_whose_worker_died_fails_instead_of_keeping_its_follower_waitin
         actionlog.raise_for_outcome(ended)
     assert "its worker went away" in str(raised.value)
     assert app.formations.get(process_type="web").quantity == 1
+
+
+def test_a_build_that_prints_without_end_cannot_fill_redis(platform, tmp_path):
+    from paas.core.buildlog import MAX_STREAM_ENTRIES, BuildLogWriter
+
+    log = BuildLogWriter(platform.redis, 7, tmp_path / "7.log")
+    for number in range(MAX_STREAM_ENTRIES + 50):
+        log(f"line {number}")
+    log.close()
+
+    kept = platform.redis.streams[stream_key(7)]
+    assert len(kept) == MAX_STREAM_ENTRIES  # the stream keeps its newest lines
+    assert kept[-1][1][b"text"] == f"line {MAX_STREAM_ENTRIES + 49}".encode()
+    assert len((tmp_path / "7.log").read_text().splitlines()) == MAX_STREAM_ENTRIES + 50
