@@ -106,14 +106,7 @@ def fail_if_worker_lost(build_id: int) -> bool:
     and end its log so a waiting push reports it. Returns whether it did."""
     if alive(heartbeat_key(build_id)):
         return False
-    failed = Build.objects.filter(pk=build_id, status=Build.Status.RUNNING).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), error_code="worker_lost",
-        error_message=WORKER_LOST_MESSAGE)
-    if failed:
-        logger.warning("build %s lost its worker", build_id)
-        end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED,
-                   WORKER_LOST_MESSAGE)
-    return bool(failed)
+    return _end_as_failed(build_id, Build.Status.RUNNING, "worker_lost", WORKER_LOST_MESSAGE)
 
 
 def fail_unclaimed_builds() -> list[int]:
@@ -121,17 +114,21 @@ def fail_unclaimed_builds() -> list[int]:
     (none runs, or the broker lost the task), and their pushers have stopped waiting.
     Returns their ids."""
     cutoff = timezone.now() - timedelta(seconds=follow_limit_seconds())
-    stale = list(Build.objects.filter(status=Build.Status.QUEUED, created_at__lt=cutoff)
-                 .values_list("pk", flat=True))
-    for build_id in stale:
-        failed = Build.objects.filter(pk=build_id, status=Build.Status.QUEUED).update(
-            status=Build.Status.FAILED, finished_at=timezone.now(), error_code="not_started",
-            error_message=UNCLAIMED_MESSAGE)
-        if failed:
-            logger.warning("build %s was never started", build_id)
-            end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED,
-                       UNCLAIMED_MESSAGE)
-    return stale
+    stale = Build.objects.filter(status=Build.Status.QUEUED, created_at__lt=cutoff)
+    return [build_id for build_id in stale.values_list("pk", flat=True)
+            if _end_as_failed(build_id, Build.Status.QUEUED, "not_started", UNCLAIMED_MESSAGE)]
+
+
+def _end_as_failed(build_id: int, status: str, code: str, message: str) -> bool:
+    """Fail build ``build_id`` if it is still ``status``, and end its log with ``message``
+    so whoever follows it hears. Returns whether it did."""
+    failed = Build.objects.filter(pk=build_id, status=status).update(
+        status=Build.Status.FAILED, finished_at=timezone.now(), error_code=code,
+        error_message=message)
+    if failed:
+        logger.warning("build %s failed: %s", build_id, code)
+        end_stream(platform().redis, stream_key(build_id), Build.Status.FAILED, message)
+    return bool(failed)
 
 
 def cancel_build(build: Build) -> str:
