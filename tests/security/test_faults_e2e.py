@@ -117,3 +117,19 @@ def test_a_pusher_that_hangs_up_mid_build_leaves_ref_and_release_together(stack,
     commit_all(repo, "after the hang-up")
     again = stack.push(repo, app)
     assert again.returncode == 0, again.stderr
+
+
+def test_pushes_to_many_apps_at_once_each_deploy_their_own_app(stack, tmp_path):
+    apps = [unique_app_name("many") for _ in range(3)]
+    pushes = []
+    for app in apps:
+        assert stack.paas("apps:create", app).returncode == 0
+        assert stack.paas("config:set", f"GREETING=I am {app}", "-a", app).returncode == 0
+        repo = stack.checkout("runtime-app", tmp_path / app)
+        pushes.append(stack.start_push(repo, app))
+
+    results = [push() for push in pushes]  # more builds than builders: some wait their turn
+
+    for app, result in zip(apps, results, strict=True):
+        assert result.returncode == 0, result.stderr
+        assert stack.get(app).body.startswith(f"I am {app} from web.1 of v1")
