@@ -6,6 +6,7 @@ tasks directly.
 """
 
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -203,6 +204,11 @@ class Volume(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="volumes")
     name = models.CharField(max_length=30)
     mount_path = models.CharField(max_length=255)
+    # The Docker volume: ``paas-<app>-<name>-<random>``, given once when the row is made. The
+    # random part keeps an app created again under an old name (or an app of the same name in
+    # another installation on the same dockerd) from mounting an old volume's data. Volumes
+    # made before it existed keep their ``paas-<app>-<name>`` (migration 0005).
+    docker_name = models.CharField(max_length=80, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -215,9 +221,10 @@ class Volume(models.Model):
     def __str__(self) -> str:
         return f"{self.app.name} {self.name}:{self.mount_path}"
 
-    @property
-    def docker_name(self) -> str:
-        return f"paas-{self.app.name}-{self.name}"
+    def save(self, *args, **kwargs) -> None:
+        if not self.docker_name:
+            self.docker_name = f"paas-{self.app.name}-{self.name}-{secrets.token_hex(6)}"
+        super().save(*args, **kwargs)
 
 
 class Domain(models.Model):
