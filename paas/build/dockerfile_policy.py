@@ -48,6 +48,7 @@ _APP_TAG_RE = re.compile(r"^(v\d+|build-\d+)$")
 _SYNTAX_LINE_RE = re.compile(r"^\s*(#|//|/\*)\s*syntax\s*=", re.IGNORECASE | re.MULTILINE)
 _WORD_RE = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+""")
 ALLOWED_NETWORKS = ("default", "none")
+_STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
 def check_dockerfile(text: str, app: str) -> None:
@@ -96,6 +97,11 @@ def _check_from(instruction: Instruction, app: str, args: dict[str, str | None],
     words = instruction.arguments.split()
     if len(words) == 3 and words[1].lower() == "as":
         name = words[2].lower()
+        if not _STAGE_NAME_RE.fullmatch(name):
+            # BuildKit refuses such names too; a stage called "paas/other:v1" must never make
+            # --from=paas/other:v1 look like a stage here.
+            _refuse(instruction.line, f"FROM ... AS {words[2]}: a stage name is a letter, then "
+                    "letters, digits, '-', '_' and '.'", "dockerfile_invalid")
     elif len(words) == 1:
         name = ""
     else:

@@ -92,8 +92,9 @@ def destroy_app(app: App, user) -> None:
     volumes (with their data), saved app logs, build logs, git repository and records.
 
     Nothing is left that a later app of the same name could find: its images, logs and repo
-    are found by name, so they go; its volumes and build cache carry names of their own, which
-    a new app never gets, so one that Docker refuses to remove now is orphaned, never reused.
+    are found by name, so they go; its volumes and build cache are named after the app's uid
+    and row, which a new app never gets, so one Docker cannot remove now (or a volume
+    unmounted earlier with its data kept) is orphaned, never reused.
     Builds, releases, formations, volumes and domains rows go with the app (cascade). Raises
     Forbidden unless ``user`` administers the app, and PlatformError if Docker cannot be
     reached, before anything is deleted, so a failed destroy can be retried.
@@ -106,8 +107,8 @@ def destroy_app(app: App, user) -> None:
         # Without this a later app of the same name would find v1, v2... of this one.
         images.remove_image(image)
     purge_build_cache(app)
-    for docker_name in app.volumes.values_list("docker_name", flat=True):
-        scheduler.remove_volume(docker_name)
+    for volume in app.volumes.select_related("app"):
+        scheduler.remove_volume(volume.docker_name)
     # remove_app has saved the output of the containers it removed: that goes too.
     shutil.rmtree(scheduler.saved_logs_dir(app.name), ignore_errors=True)
     shutil.rmtree(app_build_logs_dir(settings.PAAS_HOME, app.name), ignore_errors=True)

@@ -14,6 +14,10 @@ from django.db import models
 from paas.names import validate_app_name
 
 
+def new_app_uid() -> str:
+    return secrets.token_hex(6)
+
+
 class App(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running"
@@ -32,6 +36,10 @@ class App(models.Model):
     crashed_at = models.DateTimeField(null=True, blank=True)
     crash_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Random, never reused: names what outlives a release in Docker (volumes), so that an app
+    # created again under a destroyed app's name cannot find the old one's data. Empty for
+    # apps made before it existed (migration 0005), whose volumes keep their old names.
+    uid = models.CharField(max_length=12, blank=True, default=new_app_uid, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -204,11 +212,6 @@ class Volume(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="volumes")
     name = models.CharField(max_length=30)
     mount_path = models.CharField(max_length=255)
-    # The Docker volume: ``paas-<app>-<name>-<random>``, given once when the row is made. The
-    # random part keeps an app created again under an old name (or an app of the same name in
-    # another installation on the same dockerd) from mounting an old volume's data. Volumes
-    # made before it existed keep their ``paas-<app>-<name>`` (migration 0005).
-    docker_name = models.CharField(max_length=80, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -221,10 +224,13 @@ class Volume(models.Model):
     def __str__(self) -> str:
         return f"{self.app.name} {self.name}:{self.mount_path}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self.docker_name:
-            self.docker_name = f"paas-{self.app.name}-{self.name}-{secrets.token_hex(6)}"
-        super().save(*args, **kwargs)
+    @property
+    def docker_name(self) -> str:
+        """``paas-<app>-<app uid>-<name>``: removing a volume and adding it again (same app)
+        mounts the same data; an app created again under the same name never does."""
+        if not self.app.uid:  # an app made before apps had a uid keeps its volumes' names
+            return f"paas-{self.app.name}-{self.name}"
+        return f"paas-{self.app.name}-{self.app.uid}-{self.name}"
 
 
 class Domain(models.Model):
