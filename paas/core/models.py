@@ -226,11 +226,12 @@ class Volume(models.Model):
 
     @property
     def docker_name(self) -> str:
-        """``paas-<app>-<app uid>-<name>``: removing a volume and adding it again (same app)
-        mounts the same data; an app created again under the same name never does."""
+        """``paas-<app>_<app uid>_<name>``: removing a volume and adding it again (same app)
+        mounts the same data; an app created again under the same name never does. App and
+        volume names have no "_", so no app's name can be read as another's."""
         if not self.app.uid:  # an app made before apps had a uid keeps its volumes' names
             return f"paas-{self.app.name}-{self.name}"
-        return f"paas-{self.app.name}-{self.app.uid}-{self.name}"
+        return f"paas-{self.app.name}_{self.app.uid}_{self.name}"
 
 
 class Domain(models.Model):

@@ -125,5 +125,5 @@ def test_a_reused_app_name_finds_none_of_the_destroyed_apps_data(stack, tmp_path
 
 
 def docker_volumes(app: str) -> list[str]:
-    return subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name=paas-{app}-"],
+    return subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name=paas-{app}_"],
                           capture_output=True, text=True, check=True).stdout.split()

@@ -333,8 +333,8 @@ def test_volume_names_differ_for_an_app_created_again_under_the_same_name(users)
     first.delete()
     second = applications.create_app("shop", users.owner)
     second_name = Volume.objects.create(app=second, name="data", mount_path="/data").docker_name
-    assert first_name == f"paas-shop-{first.uid}-data" and len(first.uid) == 12
-    assert second_name == f"paas-shop-{second.uid}-data"
+    assert first_name == f"paas-shop_{first.uid}_data" and len(first.uid) == 12
+    assert second_name == f"paas-shop_{second.uid}_data"
     assert first_name != second_name
 
 
