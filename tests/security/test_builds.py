@@ -354,3 +354,27 @@ def test_an_app_from_before_uids_keeps_its_volumes_names(users):
     old.refresh_from_db()
     volume = Volume.objects.create(app=old, name="data", mount_path="/data")
     assert volume.docker_name == "paas-shop-data"
+
+
+SMUGGLED_DOCKERFILES = {
+    # Python's strip() calls "\x1c" blank, Go's does not: BuildKit ends the RUN on that line.
+    "a_line_python_calls_blank": f"{STACK}RUN echo \\\n\x1c\n{FROM_OTHER}",
+    # BuildKit continues a line only on the escape plus spaces and tabs, not a form feed.
+    "an_escape_before_a_form_feed": f"{STACK}RUN echo \\\x0c\n{FROM_OTHER}",
+    "a_comment_ending_in_an_escape": f"{STACK}# note \\\n{FROM_OTHER}",
+    "crlf_line_ends": f"{STACK}RUN true \\\r\n  && true\r\n{FROM_OTHER}",
+    "a_byte_order_mark": f"\ufeff{FROM_OTHER}",
+    "a_platform_flag": "FROM --platform=linux/amd64 paas/other:v1\n",
+    "an_empty_from_flag": f"{STACK}COPY --from= /a /b\n",
+    "a_stage_named_like_another_apps_image": f"FROM {STACK[5:-1]} AS {OTHER}\n"
+                                             f"COPY --from={OTHER} /app /x\n",
+}
+
+
+@pytest.mark.parametrize("text", SMUGGLED_DOCKERFILES.values(), ids=SMUGGLED_DOCKERFILES)
+def test_it_refuses_an_instruction_smuggled_past_a_lax_parser(tmp_path, text):
+    job = dockerfile_job(tmp_path, text)
+    with pytest.raises(UserError) as error:
+        DockerfileBuilder().build(job)
+    assert error.value.code in ("dockerfile_foreign_image", "dockerfile_invalid")
+    assert job.engine.built == []
