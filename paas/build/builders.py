@@ -23,6 +23,7 @@ from paas.build.buildpacks import (
     redact_url,
     resolve_selection,
 )
+from paas.build.dockerfile_policy import check_dockerfile
 from paas.build.job import Builder, BuildJob, BuildResult  # paas.core finds BuildJob here too
 from paas.build.procfile import parse_procfile
 from paas.errors import UserError
@@ -52,10 +53,18 @@ class DockerfileBuilder:
         return (source_dir / "Dockerfile").is_file()
 
     def build(self, job: BuildJob) -> BuildResult:
+        """Build the tree's Dockerfile once it passes ``check_dockerfile``.
+
+        Raises UserError (what ``check_dockerfile`` refuses), BuildFailed or BuildTimedOut.
+        """
         original = (job.source_dir / "Dockerfile").read_text(encoding="utf-8", errors="replace")
+        check_dockerfile(original, job.app)
+        rewritten = add_build_ca(original)
+        # The file BuildKit reads is the rewritten one: check what is really built as well.
+        check_dockerfile(rewritten, job.app)
         scratch = job.scratch_dir or job.source_dir.parent
         dockerfile = scratch / "Dockerfile.paas"
-        dockerfile.write_text(add_build_ca(original))
+        dockerfile.write_text(rewritten)
         try:
             image_id = job.engine.build_image(
                 job.source_dir, job.tag, user_build_output(job.log), job.timeout,

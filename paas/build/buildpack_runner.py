@@ -23,6 +23,7 @@ depend on manifests only. Each app step compiles the tree the previous one left;
 """
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -126,11 +127,13 @@ def prepare_context(job: BuildJob, buildpacks: Sequence[Buildpack], context: Pat
     shutil.copy2(STEP_SCRIPT, context / "buildstep.sh")
     for index, buildpack in enumerate(buildpacks):
         target = context / _context_name("buildpack", index)
+        # symlinks=True copies a link as a link: its target is read only inside the build
+        # container. The buildpack's own scripts must be plain files (a git buildpack's
+        # bin/compile linked to a host file would otherwise be chmod'ed through the link).
         shutil.copytree(buildpack.path, target, symlinks=True,
                         ignore=shutil.ignore_patterns(".git"))
-        for script in (target / "bin").iterdir():
-            if script.is_file():
-                script.chmod(0o755)
+        for script in _buildpack_scripts(target, buildpack.name):
+            os.chmod(script, 0o755, follow_symlinks=False)
         manifests = context / _context_name("manifests", index)
         manifests.mkdir()
         for name in buildpack.dependency_files:
@@ -145,6 +148,26 @@ def prepare_context(job: BuildJob, buildpacks: Sequence[Buildpack], context: Pat
     for key, value in job.config.items():
         if CONFIG_KEY_RE.fullmatch(key):
             (env_dir / key).write_text(value, encoding="utf-8")
+
+
+def _buildpack_scripts(buildpack_dir: Path, name: str) -> list[Path]:
+    """The plain files in ``buildpack_dir/bin``, to be made executable.
+
+    Raises UserError(invalid_buildpack) when ``bin`` or anything in it is a symlink: no chmod
+    may follow a link out of the tree.
+    """
+    bin_dir = buildpack_dir / "bin"
+    if bin_dir.is_symlink():
+        raise UserError(f"buildpack {name}: bin/ is a symbolic link; paas runs only the "
+                        "buildpack's own files", code="invalid_buildpack")
+    scripts = []
+    for entry in sorted(bin_dir.iterdir()):
+        if entry.is_symlink():
+            raise UserError(f"buildpack {name}: bin/{entry.name} is a symbolic link; paas "
+                            "runs only the buildpack's own files", code="invalid_buildpack")
+        if entry.is_file():
+            scripts.append(entry)
+    return scripts
 
 
 def _make_readable(root: Path) -> None:

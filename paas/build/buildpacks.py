@@ -63,13 +63,23 @@ class Buildpack:
 
     @classmethod
     def load(cls, path: Path, name: str | None = None) -> "Buildpack":
-        """Read ``path``. Raises UserError(invalid_buildpack) if it lacks the contract's scripts."""
+        """Read ``path``. Raises UserError(invalid_buildpack) if it lacks the contract's scripts,
+        or if they or its ``buildpack.json`` are symbolic links (a fetched buildpack's link could
+        point at any host file; nothing here reads, copies or chmods through one)."""
+        shown = name or path.name
         for script in ("compile", "release"):
-            if not (path / "bin" / script).is_file():
-                raise UserError(f"buildpack {name or path.name} has no bin/{script}",
+            script_path = path / "bin" / script
+            if script_path.is_symlink() or (path / "bin").is_symlink():
+                raise UserError(f"buildpack {shown}: bin/{script} is a symbolic link; paas runs "
+                                "only the buildpack's own files", code="invalid_buildpack")
+            if not script_path.is_file():
+                raise UserError(f"buildpack {shown} has no bin/{script}",
                                 code="invalid_buildpack")
         meta: dict[str, Any] = {}
         meta_path = path / "buildpack.json"
+        if meta_path.is_symlink():
+            raise UserError(f"buildpack {shown}: buildpack.json is a symbolic link",
+                            code="invalid_buildpack")
         if meta_path.is_file():
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -1,5 +1,6 @@
 """Exporting a pushed commit's tree to a directory the builders can read."""
 
+import os.path
 import shutil
 import tarfile
 import tempfile
@@ -48,15 +49,32 @@ def checkout(repo_path: Path, commit_sha: str) -> Iterator[Path]:
 def _extract_safely(archive: tarfile.TarFile, destination: Path) -> None:
     """Extract a tree's archive, refusing members that would land outside ``destination``.
 
-    Python 3.11.4+ has tarfile's "data" filter for this; Debian 12's Python is 3.11.2.
-    Raises UserError(unsafe_path) for an absolute path, a ``..`` component or a hard link.
+    Python 3.11.4+ has tarfile's "data" filter for this (Debian 12 backports it to 3.11.2).
+    Symbolic links may point only inside the tree: the builders read files of the tree on the
+    host (Dockerfile, Procfile, .buildpacks), and a link to /etc/shadow would read that.
+    Raises UserError(unsafe_path) for an absolute path, a ``..`` component, a hard link or a
+    symbolic link that leaves the tree.
     """
     if hasattr(tarfile, "data_filter"):
-        archive.extractall(destination, filter="data")
+        try:
+            archive.extractall(destination, filter="data")
+        except tarfile.FilterError as error:
+            raise UserError(f"refusing to build a tree with the path {error.tarinfo.name!r}: "
+                            f"{error}", code="unsafe_path") from None
         return
     for member in archive.getmembers():
         parts = Path(member.name).parts
-        if member.name.startswith("/") or ".." in parts or member.islnk():
+        if member.name.startswith("/") or ".." in parts or member.islnk() \
+                or (member.issym() and _link_leaves(destination, member)):
             raise UserError(f"refusing to build a tree with the path {member.name!r}",
                             code="unsafe_path")
     archive.extractall(destination)
+
+
+def _link_leaves(destination: Path, member: tarfile.TarInfo) -> bool:
+    """Whether symbolic link ``member`` points outside ``destination``."""
+    if member.linkname.startswith("/"):
+        return True
+    root = destination.resolve()
+    target = (root / member.name).parent / member.linkname
+    return not Path(os.path.normpath(target)).is_relative_to(root)

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 
 from paas.core.buildcache import purge_build_cache
+from paas.core.buildlog import app_build_logs_dir
 from paas.core.models import App, Domain, Formation, Release
 from paas.core.platform import platform
 from paas.core.reconcile import reconcile_app
@@ -87,20 +88,30 @@ def _reroute(app: App) -> None:
 
 
 def destroy_app(app: App, user) -> None:
-    """Stop every container of ``app``; remove its route, release images, build cache, git
-    repository and records.
+    """Stop every container of ``app``; remove its route, release images, build cache,
+    volumes (with their data), saved app logs, build logs, git repository and records.
 
-    Builds, releases, formations and domains go with the app (cascade). Raises Forbidden
-    unless ``user`` administers the app, and PlatformError if Docker cannot be reached, before
-    anything is deleted, so a failed destroy can be retried.
+    Nothing is left that a later app of the same name could find: its images, logs and repo
+    are found by name, so they go; its volumes and build cache are named after the app's uid
+    and row, which a new app never gets, so one Docker cannot remove now (or a volume
+    unmounted earlier with its data kept) is orphaned, never reused.
+    Builds, releases, formations, volumes and domains rows go with the app (cascade). Raises
+    Forbidden unless ``user`` administers the app, and PlatformError if Docker cannot be
+    reached, before anything is deleted, so a failed destroy can be retried.
     """
     require_admin(app, user, "destroy it")
-    platform().scheduler.remove_app(app.name)
+    scheduler = platform().scheduler
+    scheduler.remove_app(app.name)
     images = platform().images
     for image in app.releases.values_list("image", flat=True):
         # Without this a later app of the same name would find v1, v2... of this one.
         images.remove_image(image)
     purge_build_cache(app)
+    for volume in app.volumes.select_related("app"):
+        scheduler.remove_volume(volume.docker_name)
+    # remove_app has saved the output of the containers it removed: that goes too.
+    shutil.rmtree(scheduler.saved_logs_dir(app.name), ignore_errors=True)
+    shutil.rmtree(app_build_logs_dir(settings.PAAS_HOME, app.name), ignore_errors=True)
     shutil.rmtree(repo_path(app.name), ignore_errors=True)
     app.delete()
 

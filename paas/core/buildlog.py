@@ -26,8 +26,13 @@ def stream_key(build_id: int) -> str:
     return f"paas:build:{build_id}:log"
 
 
+def app_build_logs_dir(paas_home: Path, app_name: str) -> Path:
+    """Where the build logs of app ``app_name`` are kept."""
+    return paas_home / "logs" / "builds" / app_name
+
+
 def log_path(paas_home: Path, app_name: str, build_id: int) -> Path:
-    return paas_home / "logs" / "builds" / app_name / f"{build_id}.log"
+    return app_build_logs_dir(paas_home, app_name) / f"{build_id}.log"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,16 @@ tasks directly.
 """
 
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.db import models
 
 from paas.names import validate_app_name
+
+
+def new_app_uid() -> str:
+    return secrets.token_hex(6)
 
 
 class App(models.Model):
@@ -33,6 +38,10 @@ class App(models.Model):
     crashed_at = models.DateTimeField(null=True, blank=True)
     crash_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Random, never reused: names what outlives a release in Docker (volumes), so that an app
+    # created again under a destroyed app's name cannot find the old one's data. Empty for
+    # apps made before it existed (migration 0005), whose volumes keep their old names.
+    uid = models.CharField(max_length=12, blank=True, default=new_app_uid, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -219,7 +228,12 @@ class Volume(models.Model):
 
     @property
     def docker_name(self) -> str:
-        return f"paas-{self.app.name}-{self.name}"
+        """``paas-<app>_<app uid>_<name>``: removing a volume and adding it again (same app)
+        mounts the same data; an app created again under the same name never does. App and
+        volume names have no "_", so no app's name can be read as another's."""
+        if not self.app.uid:  # an app made before apps had a uid keeps its volumes' names
+            return f"paas-{self.app.name}-{self.name}"
+        return f"paas-{self.app.name}_{self.app.uid}_{self.name}"
 
 
 class Domain(models.Model):

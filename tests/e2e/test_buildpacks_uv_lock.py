@@ -36,8 +36,8 @@ def uv_app(stack, tmp_path_factory):
 def test_it_installs_exactly_what_uv_lock_pins(stack, uv_app):
     app, _, result = uv_app
     assert "remote: -----> Installing dependencies from uv.lock with uv" in result.stderr
-    assert "remote: -----> Installing uv 0.13.9 (a build tool, kept in the build cache)" \
-        in result.stderr
+    assert "remote: -----> Installing uv 0.13.9 (a build tool, checked against its pinned " \
+        "sha256)" in result.stderr
     assert stack.get(app).body == "Hello from python-uv\n"
     versions = locked_versions()
     for distribution in ("werkzeug", "flask", "gunicorn"):
@@ -47,6 +47,10 @@ def test_it_installs_exactly_what_uv_lock_pins(stack, uv_app):
     # The dev group and uv itself stay out of the image.
     assert installed(f"paas/{app}:v1", "pytest").returncode != 0
     assert installed(f"paas/{app}:v1", "uv").returncode != 0
+    leftover = subprocess.run(["docker", "run", "--rm", "--entrypoint", "/bin/sh",
+                               f"paas/{app}:v1", "-c", "ls -d /tmp/paas-uv.* 2>/dev/null"],
+                              capture_output=True, text=True)
+    assert leftover.stdout == "", leftover.stdout  # the verified uv went with its build step
 
 
 def test_a_lock_that_no_longer_matches_pyproject_fails_the_push(stack, uv_app):

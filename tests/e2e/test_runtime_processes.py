@@ -2,6 +2,7 @@
 and app logs, against the real stack."""
 
 import itertools
+import re
 import subprocess
 
 import pytest
@@ -115,8 +116,9 @@ def test_volumes_keep_their_data_across_redeploys(stack, app):
     assert deployed(added) == "done, data is mounted at /data"
     volumes = stack.api("GET", f"/apps/{app}/volumes").json()
     assert [(v["name"], v["mount_path"]) for v in volumes] == [("data", "/data")]
-    assert inspect(app, "web", '{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}') \
-        == f"paas-{app}-data:/data"
+    # paas-<app>_<app uid>_<volume>: a later app of the same name never gets this volume.
+    assert re.fullmatch(rf"paas-{app}_[0-9a-f]{{12}}_data:/data", inspect(
+        app, "web", '{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}'))
     assert run(stack, app, "echo kept > /data/note").returncode == 0
     deployed(stack.paas("config:set", "AFTER_VOLUME=1", "-a", app))
     kept = run(stack, app, "cat /data/note")

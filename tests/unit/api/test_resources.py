@@ -44,11 +44,11 @@ def test_it_adds_lists_and_removes_volumes(users, app, platform):
     assert added.json()["mount_path"] == "/data"
     assert api.call("GET", "/apps/shop/volumes").json()[0]["name"] == "uploads"
     assert platform.scheduler.converged[-1].volumes == {
-        "paas-shop-uploads": {"bind": "/data", "mode": "rw"}}
+        f"paas-shop_{app.uid}_uploads": {"bind": "/data", "mode": "rw"}}
     removed = api.call("DELETE", "/apps/shop/volumes/uploads?delete_data=1")
     assert removed.json() == {"removed": "uploads", "data_deleted": True}
     assert not Volume.objects.exists()
-    assert "paas-shop-uploads" not in platform.scheduler.volumes
+    assert f"paas-shop_{app.uid}_uploads" not in platform.scheduler.volumes
 
 
 def test_volume_errors_are_clear(users, app):

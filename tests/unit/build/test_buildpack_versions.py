@@ -76,3 +76,16 @@ def test_nodejs_accepts_a_range_the_stack_satisfies(tmp_path):
     result = compile_dependencies("nodejs", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "-----> Using Node.js v18." in result.stdout
+
+
+def test_the_python_buildpack_pins_uv_by_hash_at_its_uv_version():
+    from pathlib import Path
+    pack = Path(__file__).resolve().parents[3] / "buildpacks" / "python"
+    compile_script = (pack / "bin" / "compile").read_text()
+    pins = (pack / "lib" / "uv-requirements.txt").read_text()
+    version = next(line.split("=", 1)[1] for line in compile_script.splitlines()
+                   if line.startswith("UV_VERSION="))
+    assert f"uv=={version} " in pins
+    assert pins.count("--hash=sha256:") >= 2
+    assert "--require-hashes" in compile_script
+    assert "$cache_dir/uv-" not in compile_script  # uv is never run from the cache mount

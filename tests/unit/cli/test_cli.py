@@ -265,7 +265,7 @@ def test_storage_add_list_and_remove(terminal, users, shop, platform):
     assert collaborator("storage:add", "uploads", "-a", "shop").code == 1
     kept = collaborator("storage:remove", "uploads", "-a", "shop")
     assert kept.code == 0, kept.err
-    assert "paas-shop-uploads" in platform.scheduler.volumes  # unmounted, data kept
+    assert f"paas-shop_{shop.uid}_uploads" in platform.scheduler.volumes  # unmounted, data kept
     assert "has no persistent storage" in collaborator("storage", "-a", "shop").out
 
 

@@ -96,7 +96,7 @@ def test_volumes_are_added_unmounted_and_deleted(users, app, platform):
     assert 'data-volume="uploads"' in client.get("/apps/shop/").content.decode()
     client.post("/apps/shop/volumes/remove", {"name": "uploads"})
     assert not Volume.objects.exists()
-    assert "paas-shop-uploads" in platform.scheduler.volumes  # data kept
+    assert f"paas-shop_{app.uid}_uploads" in platform.scheduler.volumes  # data kept
     client.post("/apps/shop/volumes/add", {"name": "uploads", "mount_path": "/data"})
     deleted = client.post("/apps/shop/volumes/remove", {"name": "uploads", "delete_data": "1"},
                           follow=True)
