@@ -72,6 +72,10 @@ PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "0.0.0.0")
 PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
 PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
+# Login throttling (paas.core.throttle): this many failed sign-ins per username and per client
+# address within the window, then refused (429) until the window ends.
+PAAS_LOGIN_MAX_FAILURES = env_int("PAAS_LOGIN_MAX_FAILURES", 10, 1, 10_000)
+PAAS_LOGIN_WINDOW_SECONDS = env_int("PAAS_LOGIN_WINDOW_SECONDS", 300, 1, 86_400)
 
 for _subdir in ("repos", "logs", "nginx", "run"):
     (PAAS_HOME / _subdir).mkdir(parents=True, exist_ok=True)
