@@ -1,0 +1,1 @@
+from tests.unit.conftest import app, platform, users  # noqa: F401
