@@ -86,7 +86,7 @@ def _unauthorized(request: HttpRequest, token: str) -> JsonResponse:
     return response
 
 
-def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
+def api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     """A view that authenticates the bearer token, then calls the handler for the method.
 
     Handlers take (request, user, **url_kwargs) and return a dict/list (sent as JSON with
@@ -96,20 +96,20 @@ def api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
     return _dispatching_view(handlers, authenticated=True)
 
 
-def anonymous_api_view(**handlers: Handler) -> Callable[..., HttpResponse]:
+def anonymous_api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     """Like ``api_view`` without a token: handlers take (request, **url_kwargs). For the one
     endpoint that hands out tokens (POST /api/login), which throttles itself."""
     return _dispatching_view(handlers, authenticated=False)
 
 
 def _dispatching_view(handlers: dict[str, Handler],
-                      authenticated: bool) -> Callable[..., HttpResponse]:
+                      authenticated: bool) -> Callable[..., HttpResponseBase]:
     allowed = sorted(method.upper() for method in handlers)
 
     @csrf_exempt
     @wraps(next(iter(handlers.values())))
-    def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        handler = handlers.get(request.method.lower())
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        handler = handlers.get((request.method or "").lower())
         if handler is None:
             response = error_response(405, "method_not_allowed",
                                       f"use {', '.join(allowed)} here")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -186,7 +187,7 @@ def login_with_password(username: str, password: str, address: str, token_name: 
 
 @dataclass(frozen=True)
 class NewUser:
-    user: object
+    user: User
     password: str  # shown once; only Django's hash of it is stored
 
 
@@ -240,7 +241,7 @@ def set_user_active(by, username: str, active: bool):
     return user
 
 
-def ensure_admin(username: str, email: str = "") -> tuple[object, str | None, str | None]:
+def ensure_admin(username: str, email: str = "") -> tuple[User, str | None, str | None]:
     """Create the superuser ``username`` with a random password and a token if it is missing.
 
     Returns (user, password, token); password and token are None when the user already existed,

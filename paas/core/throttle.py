@@ -18,6 +18,7 @@ reached the throttle lets the attempt through and logs it: the credentials are s
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -63,8 +64,8 @@ def _keys(username: str | None, address: str | None) -> list[str]:
 
 
 def _retry_after(key: str, window: int) -> int:
-    ttl = platform().redis.ttl(key)
-    return int(ttl) if ttl and ttl > 0 else window
+    ttl = cast(int, platform().redis.ttl(key))
+    return ttl if ttl > 0 else window
 
 
 def check(username: str | None, address: str | None) -> None:
@@ -72,7 +73,7 @@ def check(username: str | None, address: str | None) -> None:
     bounds = limits()
     try:
         for key in _keys(username, address):
-            count = platform().redis.get(key)
+            count = cast(bytes | None, platform().redis.get(key))
             if count is not None and int(count) >= bounds.max_failures:
                 raise Throttled(_retry_after(key, bounds.window_seconds))
     except redis.RedisError:
@@ -86,7 +87,7 @@ def record_failure(username: str | None, address: str | None) -> None:
     exceeded = None
     try:
         for key in _keys(username, address):
-            count = platform().redis.incr(key)
+            count = cast(int, platform().redis.incr(key))
             platform().redis.expire(key, bounds.window_seconds, nx=True)
             if count > bounds.max_failures and exceeded is None:
                 exceeded = key
