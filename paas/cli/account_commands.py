@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from paas.cli import config
-from paas.cli.client import Client
+from paas.cli.client import ApiError, Client
 from paas.cli.commands import CliError, Context, table, when
 
 GIT_TIMEOUT = 30
@@ -157,14 +157,23 @@ def credential_helper(environ: dict[str, str]) -> str:
 def cmd_git_remote(ctx: Context) -> None:
     """Point the `paas` remote at the app, with the username but no token in the URL, and let
     `paas git:credential` answer git's password prompt for this server."""
-    app = ctx.client.request("GET", ctx.client.app_path(ctx.app))  # 404 if not yours
+    name = ctx.app
+    try:
+        ctx.client.request("GET", ctx.client.app_path(name))
+        exists = True
+    except ApiError as error:
+        if error.code != "app_not_found":
+            raise  # an invalid name, a bad token, an unreachable server
+        # Unknown, or someone else's (the API does not say which): the remote grants nothing,
+        # and a first push to a free name creates the app.
+        exists = False
     credentials = config.load(ctx.config_path)
     root = _server_root(credentials.url)
     scheme, netloc = root.split("://", 1)
-    remote_url = f"{scheme}://{quote(credentials.username, safe='')}@{netloc}/git/{app['name']}.git"
-    name = ctx.args.remote
-    exists = _git("remote", "get-url", name).returncode == 0
-    changed = _git("remote", "set-url" if exists else "add", name, remote_url)
+    remote_url = f"{scheme}://{quote(credentials.username, safe='')}@{netloc}/git/{name}.git"
+    remote = ctx.args.remote
+    known = _git("remote", "get-url", remote).returncode == 0
+    changed = _git("remote", "set-url" if known else "add", remote, remote_url)
     if changed.returncode != 0:
         raise CliError(changed.stderr.strip() or "git remote failed (not a git repository?)")
     key = f"credential.{root}.helper"
@@ -175,9 +184,11 @@ def cmd_git_remote(ctx: Context) -> None:
         result = _git("config", "--local", "--add", key, value)
         if result.returncode != 0:
             raise CliError(result.stderr.strip() or "git config failed")
-    ctx.print(f"Git remote {name}: {remote_url}")
+    ctx.print(f"Git remote {remote}: {remote_url}")
+    if not exists:
+        ctx.print(f"You have no app {name} yet: your first push creates it.")
     ctx.print(f"git asks `paas git:credential` for the token (nothing is stored in "
-              f".git/config). Deploy with: git push {name} main")
+              f".git/config). Deploy with: git push {remote} main")
 
 
 def cmd_git_credential(ctx: Context) -> None:

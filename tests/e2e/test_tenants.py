@@ -59,11 +59,11 @@ def tenants(stack, tmp_path_factory):
     home = tmp_path_factory.mktemp("tenants")
     first, second = _add_tenant(stack, home, "first"), _add_tenant(stack, home, "second")
 
-    first_app = unique_app_name("tenant-a")
-    assert first.paas("apps:create", first_app).returncode == 0
+    first_app = unique_app_name("tenant-a")  # created by its first push, through the remote
     first_repo = stack.checkout("dockerfile-hello", home / "first-work")
     remote = first.paas("git:remote", "-a", first_app, cwd=first_repo)
     assert remote.returncode == 0, remote.stderr
+    assert "your first push creates it" in remote.stdout
     stack.apps.add(first_app)
     pushed = subprocess.run(["git", "push", "paas", "main"], cwd=first_repo,
                             capture_output=True, text=True, timeout=1200,

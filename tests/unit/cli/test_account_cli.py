@@ -144,13 +144,25 @@ def test_git_remote_keeps_the_token_out_of_git_config(terminal, users, app, tmp_
     assert "git:credential" in git_config
 
 
-def test_git_remote_refuses_an_app_that_is_not_yours(terminal, users, app, tmp_path,
-                                                     monkeypatch):
+def test_git_remote_for_a_name_you_do_not_have_says_the_first_push_creates_it(
+        terminal, users, app, tmp_path, monkeypatch):
     repo = tmp_path / "work"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     monkeypatch.chdir(repo)
-    result = terminal(users.outsider)("git:remote", "-a", "shop")
-    assert result.code == 1 and result.err.rstrip().endswith("(app_not_found)")
+    # Someone else's app looks exactly like a free name: nothing about it is revealed.
+    for name in ("shop", "fresh"):
+        result = terminal(users.outsider)("git:remote", "-a", name)
+        assert result.code == 0, result.err
+        assert f"You have no app {name} yet: your first push creates it." in result.out
+        assert _git(repo, "remote", "get-url", "paas").strip().endswith(f"/git/{name}.git")
+
+
+def test_git_remote_refuses_an_invalid_app_name(terminal, users, tmp_path, monkeypatch):
+    repo = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    monkeypatch.chdir(repo)
+    result = terminal(users.owner)("git:remote", "-a", "Bad_Name")
+    assert result.code == 1 and result.err.rstrip().endswith("(invalid_app_name)")
     assert "paas" not in _git(repo, "remote")
 
 
