@@ -148,3 +148,26 @@ def test_it_refuses_an_outsider_git_fetch_and_push(shop, users, platform, servic
     assert rpc.status_code == 404
     assert snapshot(platform) == before
     assert not Build.objects.filter(app__name="shop", created_by=users.outsider).exists()
+
+
+def test_it_refuses_another_apps_build_or_action_through_your_own_app(shop, users, platform):
+    from paas.core.applications import create_app
+
+    own = create_app("own", users.outsider)
+    platform.deploy(own, image="sha256:own")
+    api = api_for(users.outsider)
+    before = snapshot(platform)
+    for path in (f"/apps/own/builds/{shop['build_id']}", f"/apps/own/builds/{shop['build_id']}/log",
+                 f"/apps/own/actions/{shop['action_id']}",
+                 f"/apps/own/actions/{shop['action_id']}/log"):
+        response = api.call("GET", path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] in ("build_not_found", "action_not_found")
+    assert api.call("POST", f"/apps/own/builds/{shop['build_id']}/cancel").status_code == 404
+    client = Client()
+    client.force_login(users.outsider)
+    for path in (f"/apps/own/builds/{shop['build_id']}/",
+                 f"/apps/own/builds/{shop['build_id']}/stream",
+                 f"/apps/own/actions/{shop['action_id']}/stream"):
+        assert client.get(path).status_code == 404, path
+    assert snapshot(platform) == before
