@@ -16,6 +16,10 @@ urlpatterns = [
     # accounts: your tokens; users (superusers only)
     path("account/tokens/", account_views.tokens, name="tokens"),
     path("account/tokens/revoke", account_views.token_revoke, name="token-revoke"),
+    # A user made with a one-time password sets their own here.
+    path("account/password/", auth_views.PasswordChangeView.as_view(
+        template_name="webui/password_change.html", success_url="/account/tokens/?password=1"),
+        name="password-change"),
     path("users/", account_views.users, name="users"),
     path("users/new", account_views.user_create, name="user-create"),
     path("users/active", account_views.user_set_active, name="user-active"),

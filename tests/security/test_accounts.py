@@ -298,3 +298,20 @@ def test_requests_without_credentials_are_not_counted(platform):
     for _ in range(15):
         assert Client().get("/api/apps").status_code == 401
     assert platform.redis.values == {}
+
+
+def test_a_user_replaces_their_one_time_password(users):
+    client = Client()
+    client.force_login(users.owner)
+    wrong = client.post("/account/password/", {"old_password": "nope", "new_password1":
+                                               "a-long-new-secret-1", "new_password2":
+                                               "a-long-new-secret-1"})
+    assert wrong.status_code == 200
+    assert User.objects.get(username="owner").check_password("owner-pass")
+    changed = client.post("/account/password/", {"old_password": "owner-pass", "new_password1":
+                                                 "a-long-new-secret-1", "new_password2":
+                                                 "a-long-new-secret-1"})
+    assert changed.status_code == 302
+    owner = User.objects.get(username="owner")
+    assert owner.check_password("a-long-new-secret-1") and not owner.check_password("owner-pass")
+    assert client.get("/account/tokens/").status_code == 200  # still signed in
