@@ -80,6 +80,10 @@ PAAS_REDIS_MAX_MEMORY = env_str("PAAS_REDIS_MAX_MEMORY", "256mb")
 if not re.fullmatch(r"[1-9][0-9]{0,5}(mb|gb)", PAAS_REDIS_MAX_MEMORY):
     raise ImproperlyConfigured("PAAS_REDIS_MAX_MEMORY must look like 256mb or 1gb, got "
                                f"{PAAS_REDIS_MAX_MEMORY!r}")
+# Login throttling (paas.core.throttle): this many failed sign-ins per username and per client
+# address within the window, then refused (429) until the window ends.
+PAAS_LOGIN_MAX_FAILURES = env_int("PAAS_LOGIN_MAX_FAILURES", 10, 1, 10_000)
+PAAS_LOGIN_WINDOW_SECONDS = env_int("PAAS_LOGIN_WINDOW_SECONDS", 300, 1, 86_400)
 
 # Made private where they hold tenants' code and logs; PAAS_HOME itself only traversable, so
 # the unprivileged service user reaches its own directory in it (Redis's). Existing

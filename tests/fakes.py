@@ -157,6 +157,7 @@ class FakeRedis:
         self.expiring: set[str] = set()
         self.values: dict[str, bytes] = {}
         self.added: dict[str, int] = {}  # entries ever added to each stream (their ids)
+        self.ttls: dict[str, int] = {}
         self.changed = threading.Condition()
 
     @staticmethod
@@ -187,11 +188,34 @@ class FakeRedis:
 
     def delete(self, *keys: str) -> int:
         with self.changed:
+            for key in keys:
+                self.ttls.pop(key, None)
             return sum(self.values.pop(key, None) is not None for key in keys)
 
-    def expire(self, key: str, seconds: int) -> bool:
-        self.expiring.add(key)
+    def expire(self, key: str, seconds: int, nx: bool = False) -> bool:
+        with self.changed:
+            if nx and key in self.ttls:
+                return False
+            self.expiring.add(key)
+            self.ttls[key] = seconds
         return True
+
+    def get(self, key: str) -> bytes | None:
+        with self.changed:
+            return self.values.get(key)
+
+    def incr(self, key: str) -> int:
+        with self.changed:
+            value = int(self.values.get(key, b"0")) + 1
+            self.values[key] = str(value).encode()
+        return value
+
+    def ttl(self, key: str) -> int:
+        """Seconds as set (time does not pass here); -2 without the key, -1 without expiry."""
+        with self.changed:
+            if key not in self.values:
+                return -2
+            return self.ttls.get(key, -1)
 
     def xadd(self, key: str, fields: dict, maxlen: int | None = None,
              approximate: bool = True) -> bytes:

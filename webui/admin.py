@@ -1,4 +1,5 @@
-"""Django admin for operators: every paas record, to look at; only API tokens are edited here.
+"""Django admin for operators (superusers only): every paas record, to look at; API tokens
+may be revoked here.
 
 Apps, formations, domains and collaborators change only through the dashboard, the API or the
 CLI, which call the services in paas.core: those reconcile containers and the router and do
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release
+from webui.forms import AdminLoginForm
 
 
 def _admin_link(obj, label: str | None = None) -> str:
@@ -178,13 +180,26 @@ class DomainAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "prefix", "created_at", "last_used_at")
-    list_filter = ("created_at", "last_used_at")
+    """Tokens to look at and revoke (delete); never made or edited here: a token made here
+    would have no key anyone could read (paas.core.accounts.issue_token shows it once), and
+    moving one to another user would hand them someone's credential."""
+
+    list_display = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at")
+    list_filter = ("created_at", "last_used_at", "expires_at")
     search_fields = ("user__username", "name", "prefix")
     list_select_related = ("user",)
-    readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("user", "name", "key_hash", "prefix", "created_at", "last_used_at",
+                       "expires_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # A token made here would have no key anyone could read: tokens come from
-        # paas.core.accounts.create_token, which shows the key once.
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+# The admin shows every tenant's apps, builds and tokens: superusers only, whatever staff
+# flags or permissions someone was given, and its login is throttled like the dashboard's.
+admin.site.has_permission = lambda request: bool(  # type: ignore[method-assign]
+    request.user.is_active and request.user.is_superuser)
+admin.site.login_form = AdminLoginForm

@@ -1,16 +1,28 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import streams, views
+from webui import account_views, streams, views
+from webui.forms import LoginForm
 
 app_name = "webui"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="webui/login.html",
+                                                authentication_form=LoginForm,
                                                 redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.app_list, name="app-list"),
+    # accounts: your tokens; users (superusers only)
+    path("account/tokens/", account_views.tokens, name="tokens"),
+    path("account/tokens/revoke", account_views.token_revoke, name="token-revoke"),
+    # A user made with a one-time password sets their own here.
+    path("account/password/", auth_views.PasswordChangeView.as_view(
+        template_name="webui/password_change.html", success_url="/account/tokens/?password=1"),
+        name="password-change"),
+    path("users/", account_views.users, name="users"),
+    path("users/new", account_views.user_create, name="user-create"),
+    path("users/active", account_views.user_set_active, name="user-active"),
     path("apps/new", views.app_create, name="app-create"),
     path("apps/<str:name>/", views.app_detail, name="app"),
     path("apps/<str:name>/instances", views.app_instances, name="instances"),

@@ -10,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from paas.core import throttle
 from paas.core.accounts import authenticate_token
 from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
 
@@ -20,14 +21,23 @@ HandlerResult = HttpResponseBase | dict[str, Any] | list[Any]
 Handler = Callable[..., HandlerResult]
 
 # Codes that mean "this clashes with what exists" rather than "this request is malformed".
-CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner"})
+CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner", "user_exists",
+                            "token_name_taken"})
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+# Codes that mean "these credentials are wrong": 401, like a bad token.
+UNAUTHORIZED_CODES = frozenset({"invalid_credentials"})
+
+
 def status_for(error: PaasError) -> int:
+    if isinstance(error, throttle.Throttled):
+        return 429
+    if error.code in UNAUTHORIZED_CODES:
+        return 401
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Forbidden):
@@ -57,6 +67,27 @@ def bearer_token(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def paas_error_response(error: PaasError) -> JsonResponse:
+    response = error_response(status_for(error), error.code, str(error))
+    if isinstance(error, throttle.Throttled):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _unauthorized(request: HttpRequest, token: str) -> JsonResponse:
+    """401 for a missing or bad token; 429 once this address failed too often (a request
+    without any token is no failed sign-in, so it is not counted)."""
+    if token:
+        try:
+            throttle.record_failure(None, throttle.client_address(request.META))
+        except throttle.Throttled as error:
+            return paas_error_response(error)
+    response = error_response(401, "unauthorized",
+                              "send a valid token as 'Authorization: Bearer <token>'")
+    response["WWW-Authenticate"] = 'Bearer realm="paas"'
+    return response
+
+
 def api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     """A view that authenticates the bearer token, then calls the handler for the method.
 
@@ -64,6 +95,17 @@ def api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     200, or 201 for POST) or a response. PaasErrors become ``{"error": {code, message}}``.
     CSRF does not apply: a bearer token is never sent by a browser on its own.
     """
+    return _dispatching_view(handlers, authenticated=True)
+
+
+def anonymous_api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
+    """Like ``api_view`` without a token: handlers take (request, **url_kwargs). For the one
+    endpoint that hands out tokens (POST /api/login), which throttles itself."""
+    return _dispatching_view(handlers, authenticated=False)
+
+
+def _dispatching_view(handlers: dict[str, Handler],
+                      authenticated: bool) -> Callable[..., HttpResponseBase]:
     allowed = sorted(method.upper() for method in handlers)
 
     @csrf_exempt
@@ -75,19 +117,20 @@ def api_view(**handlers: Handler) -> Callable[..., HttpResponseBase]:
                                       f"use {', '.join(allowed)} here")
             response["Allow"] = ", ".join(allowed)
             return response
-        user = authenticate_token(bearer_token(request))
-        if user is None:
-            response = error_response(401, "unauthorized",
-                                      "send a valid token as 'Authorization: Bearer <token>'")
-            response["WWW-Authenticate"] = 'Bearer realm="paas"'
-            return response
+        args: tuple = ()
+        if authenticated:
+            token = bearer_token(request)
+            user = authenticate_token(token)
+            if user is None:
+                return _unauthorized(request, token)
+            args = (user,)
         try:
-            result = handler(request, user, **kwargs)
+            result = handler(request, *args, **kwargs)
         except PlatformError as error:
             logger.exception("API %s %s failed", request.method, request.path)
             return error_response(503, error.code, str(error))
         except PaasError as error:
-            return error_response(status_for(error), error.code, str(error))
+            return paas_error_response(error)
         if isinstance(result, HttpResponseBase):  # streaming responses too
             return result
         return JsonResponse(result, status=201 if request.method == "POST" else 200,

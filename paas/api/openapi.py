@@ -68,6 +68,67 @@ STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
+TOKEN_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,29}$"}
+EXPIRY = {"type": ["integer", "null"], "minimum": 1, "maximum": 3650,
+          "description": "days until the token expires; null or absent: never"}
+AS_USER = {"name": "user", "in": "query", "required": False, "schema": {"type": "string"},
+           "description": "superusers only: another user's tokens"}
+ACCOUNT_PATHS: dict[str, Any] = {
+    "/login": {"post": {
+        **_op("Exchange a username and password for a new named token (no bearer token "
+              "needed). Throttled: 429 with Retry-After after too many failures",
+              _ref("NewToken"), status="201",
+              body={"type": "object", "required": ["username", "password", "token_name"],
+                    "properties": {"username": {"type": "string"},
+                                   "password": {"type": "string"},
+                                   "token_name": TOKEN_NAME, "expires_in_days": EXPIRY}}),
+        "security": []}},
+    "/tokens": {
+        "get": _op("Your tokens (never their keys)", {"type": "array",
+                                                      "items": _ref("Token")},
+                   params=[AS_USER]),
+        "post": _op("Create a named token; the response holds it, once", _ref("NewToken"),
+                    status="201",
+                    body={"type": "object", "required": ["name"], "properties": {
+                        "name": TOKEN_NAME, "expires_in_days": EXPIRY,
+                        "user": {"type": "string", "description": "superusers only"}}}),
+    },
+    "/tokens/{token}": {"delete": _op(
+        "Revoke a token by name or prefix", {"type": "object"},
+        params=[_path("token", "the token's name or prefix"), AS_USER])},
+    "/users": {
+        "get": _op("Every user (superusers only)", {"type": "array",
+                                                    "items": _ref("User")}),
+        "post": _op("Create a user (superusers only); the response holds its one-time "
+                    "password", _ref("User"), status="201",
+                    body={"type": "object", "required": ["username"], "properties": {
+                        "username": {"type": "string",
+                                     "pattern": "^[a-z][a-z0-9_.-]{0,39}$"},
+                        "email": {"type": "string"}}}),
+    },
+    "/users/{username}": {"patch": _op(
+        "Deactivate or reactivate a user (superusers only)", _ref("User"),
+        params=[_path("username", "the user")],
+        body={"type": "object", "required": ["is_active"],
+              "properties": {"is_active": {"type": "boolean"}}})},
+}
+ACCOUNT_SCHEMAS: dict[str, Any] = {
+    "Token": {"type": "object", "properties": {
+        "name": {"type": "string"}, "prefix": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "NewToken": {"type": "object", "properties": {
+        "username": {"type": "string"}, "token": {"type": "string"}, "name": {"type": "string"},
+        "prefix": {"type": "string"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "User": {"type": "object", "properties": {
+        "username": {"type": "string"}, "email": {"type": "string"},
+        "is_superuser": {"type": "boolean"}, "is_active": {"type": "boolean"},
+        "password": {"type": "string", "description": "only when created: shown once"}}},
+}
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     """The API's OpenAPI description, with ``server_url`` as its base."""
     app = [NAME]
@@ -81,6 +142,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": {
             "/whoami": {"get": _op("The token's user", {"type": "object"})},
+            **ACCOUNT_PATHS,
             "/apps": {
                 "get": _op("Apps you own or collaborate on",
                            {"type": "array", "items": _ref("App")}),
@@ -225,6 +287,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **ACCOUNT_SCHEMAS,
                 "Error": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "object", "required": ["code", "message"], "properties": {
                         "code": {"type": "string"}, "message": {"type": "string"}}}}},

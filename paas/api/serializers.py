@@ -5,7 +5,7 @@ from typing import Any
 
 from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
-from paas.core.models import App, Build, Domain, Formation, Release, Volume
+from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
 from paas.runtime.scheduler import Instance
 
 
@@ -106,3 +106,18 @@ def action(value: Action, url: str) -> dict[str, Any]:
         "url": url,
         "log_url": f"{url}/log",
     }
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def token(value: ApiToken) -> dict[str, Any]:
+    """A token's record: never its key, which is shown once when it is created."""
+    return {"name": value.name, "prefix": value.prefix, "created_at": _time(value.created_at),
+            "last_used_at": _time(value.last_used_at), "expires_at": _time(value.expires_at)}
+
+
+def user(value) -> dict[str, Any]:
+    return {"username": value.get_username(), "email": value.email,
+            "is_superuser": value.is_superuser, "is_active": value.is_active,
+            "date_joined": _time(value.date_joined), "last_login": _time(value.last_login)}

@@ -1,12 +1,18 @@
 from django.urls import path
 
-from paas.api import views
+from paas.api import account_views, views
 
 app_name = "api"
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="openapi"),
     path("whoami", views.whoami_view, name="whoami"),
+    # accounts: password login, tokens, users
+    path("login", account_views.login_view, name="login"),
+    path("tokens", account_views.tokens_view, name="tokens"),
+    path("tokens/<str:token>", account_views.token_view, name="token"),
+    path("users", account_views.users_view, name="users"),
+    path("users/<str:username>", account_views.user_view, name="user"),
     path("apps", views.apps_view, name="apps"),
     path("apps/<str:name>", views.app_view, name="app"),
     path("apps/<str:name>/config", views.config_view, name="config"),

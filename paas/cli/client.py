@@ -20,7 +20,8 @@ class Client:
     def __init__(self, url: str, token: str, timeout: float = 600) -> None:
         self.base = url.rstrip("/") + "/api"
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        if token:  # none for POST /api/login, which hands one out
+            self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers["User-Agent"] = "paas-cli"
         # Deploys are queued (the CLI asks for 202 and follows their log), but a slow server
         # may still take a while to answer.

@@ -7,6 +7,7 @@ import argparse
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -32,6 +33,7 @@ class Context:
         self.err = err
         self.prompt = prompt
         self.secret_prompt = secret_prompt
+        self.stdin: TextIO = sys.stdin  # what --password-stdin and git's helper calls read
         self._client: Client | None = None
         self.line_open = False  # a progress line waits for its "done"
 
@@ -122,20 +124,6 @@ def when(iso: str | None) -> str:
 
 
 # --- commands ------------------------------------------------------------------------------
-
-
-def cmd_login(ctx: Context) -> None:
-    args = ctx.args
-    url = args.url or ctx.prompt("paas URL (e.g. http://paas.example.com:8000): ").strip()
-    username = args.username or ctx.prompt("Username: ").strip()
-    token = args.token or ctx.secret_prompt("API token: ").strip()
-    if not url.startswith(("http://", "https://")):
-        raise CliError(f"the URL must start with http:// or https://, got {url!r}")
-    who = Client(url, token).request("GET", "/whoami")
-    if who["username"] != username:
-        raise CliError(f"that token belongs to {who['username']!r}, not {username!r}")
-    config.save(ctx.config_path, config.Credentials(url.rstrip("/"), username, token))
-    ctx.print(f"Logged in to {url} as {username}")
 
 
 def cmd_apps(ctx: Context) -> None:

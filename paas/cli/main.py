@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from paas.cli import account_commands as accounts
 from paas.cli.client import ApiError
 from paas.cli.commands import (
     CliError,
@@ -32,7 +33,6 @@ from paas.cli.commands import (
     cmd_domains_add,
     cmd_domains_remove,
     cmd_info,
-    cmd_login,
     cmd_logs,
     cmd_ps,
     cmd_ps_resize,
@@ -70,10 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    login = add("login", cmd_login, "save the server URL, your username and token", app=False)
-    login.add_argument("--url")
-    login.add_argument("--username")
-    login.add_argument("--token")
+    add_account_commands(add)
     add("apps", cmd_apps, "list your apps", app=False)
     add("apps:create", cmd_apps_create, "create an app", app=False).add_argument("name")
     destroy = add("apps:destroy", cmd_apps_destroy, "destroy an app (asks to confirm)")
@@ -129,20 +126,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _days(raw: str) -> int:
+    if not raw.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {raw!r}")
+    return int(raw)
+
+
+def add_account_commands(add: Callable) -> None:
+    """login, tokens, users and git:remote / git:credential (paas.cli.account_commands)."""
+    login = add("login", accounts.cmd_login,
+                "log in: exchange your username and password for a new token (or save one "
+                "given with --token)", app=False)
+    login.add_argument("--url")
+    login.add_argument("--username")
+    login.add_argument("--token", help="an API token to save instead of a password")
+    login.add_argument("--password-stdin", action="store_true",
+                       help="read the password from stdin instead of prompting")
+    login.add_argument("--token-name", help="name of the new token (default: cli-<host>-...)")
+    login.add_argument("--expires-in", type=_days, metavar="DAYS",
+                       help="the new token expires after DAYS days")
+    for verb in ("tokens", "tokens:list"):
+        listed = add(verb, accounts.cmd_tokens, "list your API tokens", app=False)
+        listed.add_argument("--user", help="another user's (superusers only)")
+    create = add("tokens:create", accounts.cmd_tokens_create,
+                 "create a named API token; it is printed alone on the last line",
+                 app=False)
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--expires-in", type=_days, metavar="DAYS",
+                        help="expire after DAYS days (default: never)")
+    create.add_argument("--user", help="for another user (superusers only)")
+    revoke = add("tokens:revoke", accounts.cmd_tokens_revoke,
+                 "revoke an API token by name or prefix", app=False)
+    revoke.add_argument("token", metavar="NAME-or-PREFIX")
+    revoke.add_argument("--user", help="another user's (superusers only)")
+    add("users", accounts.cmd_users, "list users (superusers only)", app=False)
+    users_add = add("users:add", accounts.cmd_users_add,
+                    "create a user; their one-time password is printed on the last line "
+                    "(superusers only)", app=False)
+    users_add.add_argument("username", metavar="NAME")
+    users_add.add_argument("--email")
+    add("users:deactivate", accounts.cmd_users_deactivate,
+        "deactivate a user: their tokens and sessions stop working (superusers only)",
+        app=False).add_argument("username", metavar="NAME")
+    add("users:activate", accounts.cmd_users_activate, "reactivate a user (superusers only)",
+        app=False).add_argument("username", metavar="NAME")
+    remote = add("git:remote", accounts.cmd_git_remote,
+                 "add the `paas` git remote without the token in it (git asks "
+                 "`paas git:credential`)")
+    remote.add_argument("--remote", default="paas", help="the remote's name (default: paas)")
+    add("git:credential", accounts.cmd_git_credential,
+        "git's credential helper (git runs it; see git:remote)", app=False).add_argument(
+        "operation", choices=("get", "store", "erase"))
+
+
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None,
          out: TextIO | None = None, err: TextIO | None = None,
          prompt: Callable[[str], str] = input,
-         secret_prompt: Callable[[str], str] = getpass.getpass) -> int:
+         secret_prompt: Callable[[str], str] = getpass.getpass,
+         stdin: TextIO | None = None) -> int:
     """Run one command; return the exit status (the command's own for `run`)."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     ctx = Context(args, dict(os.environ if environ is None else environ), out, err, prompt,
                   secret_prompt)
+    ctx.stdin = stdin or sys.stdin
     try:
         status = args.handler(ctx)
     except ApiError as error:
-        if error.status == 401:
+        if error.code == "unauthorized":
             ctx.fail("the server rejected your token; run `paas login`")
         else:
             ctx.fail(f"{error} ({error.code})")

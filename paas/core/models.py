@@ -249,7 +249,8 @@ class Domain(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for the API and git. Only a hash is stored; the token is shown once."""
+    """A bearer token for the API, the CLI and git. Only a hash is stored; the token is shown
+    once. Revoking deletes the row; an expired token stays listed but authenticates nothing."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100, default="default")
@@ -257,13 +258,22 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=8, help_text="first characters, to tell tokens apart")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="empty: never expires")
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="unique_token_name"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.prefix}…"
+        return f"{self.user} {self.name} ({self.prefix}…)"
 
     @staticmethod
     def hash_key(key: str) -> str:
+        # A token is 256 random bits, so a plain SHA-256 (no salt, no stretching) is enough
+        # to make a leaked table useless, and lets authentication look the hash up directly.
         return hashlib.sha256(key.encode()).hexdigest()
+
+    def is_expired(self, now) -> bool:
+        return self.expires_at is not None and self.expires_at <= now

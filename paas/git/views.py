@@ -20,8 +20,9 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.server import UploadPackHandler
 
 from paas.core.applications import get_app, get_or_create_app_for_push, repo_path
+from paas.core.throttle import Throttled
 from paas.errors import UserError
-from paas.git.auth import basic_auth_user, unauthorized
+from paas.git.auth import basic_auth_user, throttled, unauthorized
 from paas.git.receiver import DeployingReceivePackHandler, SingleRepoBackend, ensure_repository
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def info_refs(request: HttpRequest, app_name: str) -> HttpResponse:
                             status=403, content_type="text/plain")
     try:
         user, app = _open_app(request, app_name, service)
+    except Throttled as error:
+        return throttled(error)
     except UserError as error:
         return _advertisement_error(service, str(error))
     if user is None:
@@ -125,6 +128,8 @@ def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponseBase:
     """A push (receive-pack) or fetch (upload-pack), its output streamed as it is written."""
     try:
         user, app = _open_app(request, app_name, service)
+    except Throttled as error:
+        return throttled(error)
     except UserError as error:
         return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
     if user is None:

@@ -21,7 +21,8 @@ class Terminal:
         self.environ = {"PAAS_CONFIG": str(config_path), "HOME": str(config_path.parent)}
         self.answers = list(answers or [])
 
-    def __call__(self, *argv: str, answers: list[str] | None = None) -> Result:
+    def __call__(self, *argv: str, answers: list[str] | None = None,
+                 stdin: str = "") -> Result:
         pending = list(answers or [])
         out, err = io.StringIO(), io.StringIO()
 
@@ -31,7 +32,7 @@ class Terminal:
             return pending.pop(0)
 
         code = main(list(argv), environ=self.environ, out=out, err=err, prompt=prompt,
-                    secret_prompt=prompt)
+                    secret_prompt=prompt, stdin=io.StringIO(stdin))
         return Result(code, out.getvalue(), err.getvalue())
 
 

@@ -19,11 +19,10 @@ def shop(users, platform, transactional_db):
     return app
 
 
-def test_login_asks_for_url_user_and_token_and_keeps_them_private(tmp_path, live_server,
-                                                                   users):
+def test_login_with_a_token_keeps_it_private(tmp_path, live_server, users):
     term = Terminal(tmp_path / "cfg" / "config.json")
     token = create_token(users.owner)
-    result = term("login", answers=[live_server.url, "owner", token])
+    result = term("login", "--url", live_server.url, "--username", "owner", f"--token={token}")
     assert result.code == 0, result.err
     assert f"Logged in to {live_server.url} as owner" in result.out
     path = tmp_path / "cfg" / "config.json"

@@ -9,7 +9,7 @@ import paas.core.models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("core", "0002_runtime_limits_and_volumes"),
+        ("core", "0003_token_expiry"),
     ]
 
     operations = [
