@@ -72,6 +72,12 @@ PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "0.0.0.0")
 PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
 PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
+# The git receiver's bounds (see paas/git/limits.py). A push's body, counted as read and, for a
+# gzip body, as decompressed; the largest object it may hold, uncompressed; and how long one
+# read of the body may wait for a client that stopped sending.
+PAAS_MAX_PUSH_BYTES = env_int("PAAS_MAX_PUSH_BYTES", 500 * 1024**2, 1024, 2**40)
+PAAS_MAX_OBJECT_BYTES = env_int("PAAS_MAX_OBJECT_BYTES", 100 * 1024**2, 1024, 2**40)
+PAAS_GIT_READ_TIMEOUT = env_int("PAAS_GIT_READ_TIMEOUT", 60, 1, 3600)
 
 for _subdir in ("repos", "logs", "nginx", "run"):
     (PAAS_HOME / _subdir).mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,13 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
-from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
+from dulwich.object_store import MissingObjectFinder
+from dulwich.objects import Commit
+from dulwich.protocol import (
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_FATAL,
+    SIDE_BAND_CHANNEL_PROGRESS,
+)
 from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 
@@ -19,7 +25,10 @@ from paas.core.buildlog import follow_limit_seconds
 from paas.core.builds import build_pushed_commit
 from paas.core.locks import app_lock
 from paas.core.models import App
-from paas.errors import PaasError
+from paas.errors import PaasError, UserError
+from paas.git.limits import PushRefused
+from paas.git.quarantine import open_repository
+from paas.names import validate_ref_name
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +37,40 @@ ZERO_SHA = b"0" * 40
 
 
 class SingleRepoBackend(Backend):
-    """A dulwich backend serving exactly one repository, whatever path is asked for."""
+    """A dulwich backend serving exactly one repository, whatever path is asked for; pushed
+    packs go through quarantine, their objects at most ``max_object_bytes`` each."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_object_bytes: int | None = None) -> None:
         self.path = path
+        self.max_object_bytes = max_object_bytes
 
     def open_repository(self, path: str) -> Repo:
-        return Repo(str(self.path))
+        return open_repository(self.path, self.max_object_bytes)
+
+
+def check_connected(repo: Repo, ref_name: bytes, new_sha: bytes) -> None:
+    """Raise UserError(missing_objects) unless ``new_sha`` and everything it reaches that the
+    repository's refs do not already reach are in the repository (git's connectivity check),
+    and UserError(invalid_ref_target) if a branch would point at anything but a commit.
+
+    dulwich moves a ref to any id a client names, so without this a branch could point at
+    objects that were never sent.
+    """
+    store = repo.object_store
+    try:
+        target = store[new_sha]
+        if ref_name.startswith(b"refs/heads/") and not isinstance(target, Commit):
+            raise UserError(f"{ref_name.decode()} must point at a commit, not a "
+                            f"{target.type_name.decode()}", code="invalid_ref_target")
+        haves = [sha for sha in repo.refs.as_dict().values() if sha in store]
+        for sha, _ in MissingObjectFinder(store, haves=haves, wants=[new_sha]):
+            if sha not in store:
+                raise KeyError(sha)
+    except KeyError as error:
+        missing = error.args[0] if error.args else new_sha
+        missing = missing.decode() if isinstance(missing, bytes) else str(missing)
+        raise UserError(f"{ref_name.decode()} would point at objects that were not pushed "
+                        f"({missing} is missing)", code="missing_objects") from None
 
 
 def ensure_repository(path: Path) -> None:
@@ -60,7 +96,19 @@ class DeployingReceivePackHandler(ReceivePackHandler):
 
     def handle(self) -> None:
         with self._held:
-            super().handle()
+            try:
+                super().handle()
+            except PushRefused as error:
+                # Refused while reading the ref commands, before any pack (a pack's own
+                # refusal is reported by dulwich as a failed unpack). Nothing was stored.
+                self._refuse(str(error))
+
+    def _refuse(self, message: str) -> None:
+        if self._client_capabilities is not None and self.has_capability(
+                CAPABILITY_SIDE_BAND_64K):
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_FATAL, f"{message}\n".encode())
+        else:
+            self.proto.write_pkt_line(f"ERR {message}".encode())
 
     def say(self, text: str) -> None:
         """Show ``text`` to the pusher as ``remote:`` lines."""
@@ -70,6 +118,13 @@ class DeployingReceivePackHandler(ReceivePackHandler):
                 self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, line.encode() + b"\n")
 
     def _on_update(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
+        try:
+            validate_ref_name(ref_name)
+            if new_sha != ZERO_SHA:
+                check_connected(self.repo, ref_name, new_sha)
+        except UserError as error:
+            self.say(f" !     {error}")
+            return str(error).encode()
         if ref_name not in DEPLOY_BRANCHES:
             return None  # other branches are stored without a build
         if new_sha == ZERO_SHA:
