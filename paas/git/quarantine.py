@@ -8,6 +8,7 @@ as an alternate, so a thin pack's deltas resolve), checks every object's size, t
 pack's files into ``objects/pack``. Whatever goes wrong, the quarantine directory is removed.
 """
 
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from dulwich.pack import DELTA_TYPES, Pack
 from dulwich.repo import Repo
 
 from paas.git.limits import PushRefused
+
+logger = logging.getLogger(__name__)
 
 
 class QuarantiningObjectStore(DiskObjectStore):
@@ -38,15 +41,21 @@ class QuarantiningObjectStore(DiskObjectStore):
             try:
                 pack = quarantine.add_thin_pack(read_all, read_some, progress,
                                                 max_input_size=max_input_size)
-            except (ValueError, KeyError, IndexError, EOFError) as error:
-                # What a garbage stream makes dulwich's parser raise, besides what
-                # receive-pack reports itself: report it the same way.
+            except OSError:
+                raise  # a bound (PushRefused), the client gone, or the disk: reported as is
+            except Exception as error:
+                # Whatever else dulwich's parser raises on the client's bytes (ValueError,
+                # TypeError, KeyError... on garbage), the client sent no valid pack.
+                logger.info("refused a corrupt pack: %r", error)
                 raise PushRefused(f"the pack is corrupt or truncated ({error})") from None
             try:
                 if self.max_object_bytes is not None:
                     check_object_sizes(pack, self.max_object_bytes)
+                empty = len(pack) == 0
             finally:
                 pack.close()
+            if empty:  # a push that only deletes or re-points refs: nothing to keep
+                return pack
             return self._move_in(Path(quarantine.pack_dir))
         finally:
             shutil.rmtree(incoming, ignore_errors=True)

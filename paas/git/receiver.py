@@ -11,6 +11,7 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
+from dulwich.errors import GitProtocolError
 from dulwich.object_store import MissingObjectFinder
 from dulwich.objects import Commit
 from dulwich.protocol import (
@@ -98,9 +99,10 @@ class DeployingReceivePackHandler(ReceivePackHandler):
         with self._held:
             try:
                 super().handle()
-            except PushRefused as error:
+            except (PushRefused, GitProtocolError) as error:
                 # Refused while reading the ref commands, before any pack (a pack's own
-                # refusal is reported by dulwich as a failed unpack). Nothing was stored.
+                # refusal is reported by dulwich as a failed unpack); dulwich wraps a
+                # PushRefused met there in a GitProtocolError. Nothing was stored.
                 self._refuse(str(error))
 
     def _refuse(self, message: str) -> None:
