@@ -161,7 +161,7 @@ def test_a_stalled_client_is_cut_off_and_moves_no_ref(limited, feature):
     answer = _exchange(limited, head + command + pack[: len(pack) // 2])
 
     assert b"ok refs/heads/feature" not in answer
-    assert answer == b"" or b"stopped sending" in answer, answer
+    assert b"stopped sending" in answer, answer
     assert server_refs(limited, app) == before
     # And the app's next push goes through: nothing was left holding it.
     pushed = limited.push(repo, app, "feature")

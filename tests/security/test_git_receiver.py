@@ -3,6 +3,7 @@ bounded objects, corrupt and truncated packs, stalled clients, refs git would re
 refs that would point at objects never sent. Every refusal leaves the refs as they were and
 nothing of the pack behind."""
 
+import base64
 import gzip
 import io
 import os
@@ -294,3 +295,17 @@ def test_it_refuses_to_delete_the_deploy_branch(repo_dir, app, users, feature):
 
     assert b"ng refs/heads/main the deploy branch cannot be deleted" in answer
     assert refs(repo_dir) == before
+
+
+def test_it_refuses_a_body_in_an_encoding_it_cannot_bound(client, users):
+    from paas.core.accounts import create_token
+
+    token = create_token(users.owner)
+    credentials = base64.b64encode(f"owner:{token}".encode()).decode()
+    response = client.post("/git/shop.git/git-receive-pack", data=b"\x00" * 64,
+                           content_type="application/x-git-receive-pack-request",
+                           HTTP_AUTHORIZATION=f"Basic {credentials}",
+                           HTTP_CONTENT_ENCODING="br")
+
+    assert response.status_code == 415
+    assert b"unsupported Content-Encoding" in response.content
