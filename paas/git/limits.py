@@ -9,9 +9,14 @@ reports as a failed unpack, which moves no ref (see ``paas.git.quarantine``).
 """
 
 import gzip
+import io
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,14 @@ class BoundedBody:
     """A request body that refuses to yield more than ``limit`` bytes and turns a stalled,
     truncated or corrupt body into PushRefused."""
 
-    def __init__(self, raw: BinaryIO, limit: int, gzipped: bool = False) -> None:
+    def __init__(self, raw: Readable, limit: int, gzipped: bool = False) -> None:
         self.limit = limit
         self._raw = _Counted(raw, limit)
-        self._stream: BinaryIO = gzip.GzipFile(fileobj=self._raw) if gzipped else self._raw  # type: ignore[assignment]
+        self._stream: Readable = (gzip.GzipFile(fileobj=self._raw, mode="rb") if gzipped
+                                  else self._raw)
         self.bytes_read = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (all that is left for -1). Raises PushRefused."""
         if size is None or size < 0:
             size = self.limit + 1 - self.bytes_read
@@ -60,12 +66,12 @@ class BoundedBody:
 class _Counted:
     """The raw body, counted: a gzip body's compressed bytes are bounded too."""
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
+    def __init__(self, raw: Readable, limit: int) -> None:
         self._raw = raw
         self._limit = limit
         self._count = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         if size is None or size < 0:
             size = self._limit + 1 - self._count
         data = self._raw.read(min(size, self._limit + 1 - self._count))
@@ -73,6 +79,11 @@ class _Counted:
         if self._count > self._limit:
             raise PushRefused(_too_large(self._limit))
         return data
+
+
+    def seek(self, offset: int, /) -> int:
+        # GzipFile wants a seekable file in its signature; it never seeks while reading.
+        raise io.UnsupportedOperation("a request body cannot seek")
 
 
 def _too_large(limit: int) -> str:

@@ -29,7 +29,7 @@ class QuarantiningObjectStore(DiskObjectStore):
 
     max_object_bytes: int | None = None
 
-    def add_thin_pack(self, read_all: Callable[[int], bytes],  # type: ignore[override]
+    def add_thin_pack(self, read_all: Callable[[int], bytes],
                       read_some: Callable[[int], bytes] | None, progress=None, *,
                       max_input_size: int | None = None) -> Pack:
         """Receive a pack; raises PushRefused (an OSError) for an object over

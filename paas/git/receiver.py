@@ -13,14 +13,14 @@ from pathlib import Path
 
 from dulwich.errors import GitProtocolError
 from dulwich.object_store import MissingObjectFinder
-from dulwich.objects import Commit
+from dulwich.objects import Commit, ObjectID
 from dulwich.protocol import (
     CAPABILITY_SIDE_BAND_64K,
     SIDE_BAND_CHANNEL_FATAL,
     SIDE_BAND_CHANNEL_PROGRESS,
 )
 from dulwich.repo import Repo
-from dulwich.server import Backend, ReceivePackHandler
+from dulwich.server import Backend, BackendRepo, ReceivePackHandler
 
 from paas.core.buildlog import follow_limit_seconds
 from paas.core.builds import build_pushed_commit
@@ -49,7 +49,7 @@ class SingleRepoBackend(Backend):
         return open_repository(self.path, self.max_object_bytes)
 
 
-def check_connected(repo: Repo, ref_name: bytes, new_sha: bytes) -> None:
+def check_connected(repo: BackendRepo, ref_name: bytes, new_sha: bytes) -> None:
     """Raise UserError(missing_objects) unless ``new_sha`` and everything it reaches that the
     repository's refs do not already reach are in the repository (git's connectivity check),
     and UserError(invalid_ref_target) if a branch would point at anything but a commit.
@@ -58,20 +58,21 @@ def check_connected(repo: Repo, ref_name: bytes, new_sha: bytes) -> None:
     objects that were never sent.
     """
     store = repo.object_store
+    sha_wanted = ObjectID(new_sha)
     try:
-        target = store[new_sha]
+        target = store[sha_wanted]
         if ref_name.startswith(b"refs/heads/") and not isinstance(target, Commit):
             raise UserError(f"{ref_name.decode()} must point at a commit, not a "
                             f"{target.type_name.decode()}", code="invalid_ref_target")
         haves = [sha for sha in repo.refs.as_dict().values() if sha in store]
-        for sha, _ in MissingObjectFinder(store, haves=haves, wants=[new_sha]):
+        for sha, _ in MissingObjectFinder(store, haves=haves, wants=[sha_wanted]):
             if sha not in store:
                 raise KeyError(sha)
     except KeyError as error:
         missing = error.args[0] if error.args else new_sha
-        missing = missing.decode() if isinstance(missing, bytes) else str(missing)
+        shown = missing.decode() if isinstance(missing, bytes) else str(missing)
         raise UserError(f"{ref_name.decode()} would point at objects that were not pushed "
-                        f"({missing} is missing)", code="missing_objects") from None
+                        f"({shown} is missing)", code="missing_objects") from None
 
 
 def ensure_repository(path: Path) -> None:

@@ -38,7 +38,7 @@ def _invalid(entry: object, problem: str) -> UserError:
                      code="invalid_app_json")
 
 
-def _number(entry: dict, key: str, default: float, whole: bool = False) -> float:
+def _number(entry: dict[str, object], key: str, default: float, whole: bool = False) -> float:
     value = entry.get(key, default)
     kinds = (int,) if whole else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
@@ -49,7 +49,7 @@ def _number(entry: dict, key: str, default: float, whole: bool = False) -> float
     return value
 
 
-def _text(entry: dict, key: str, default: str | None, maximum: int) -> str | None:
+def _text(entry: dict[str, object], key: str, default: str | None, maximum: int) -> str | None:
     value = entry.get(key, default)
     if value is None:
         return None
@@ -94,7 +94,7 @@ class HealthCheck:
         )
 
 
-def checks_from_app_json(app_json: dict) -> list[HealthCheck]:
+def checks_from_app_json(app_json: dict[str, object]) -> list[HealthCheck]:
     """The web checks an app.json asks for (``healthchecks.web``), in order.
 
     Raises UserError(invalid_app_json) when ``healthchecks`` is malformed (see

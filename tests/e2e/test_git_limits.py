@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack, commit_all, git, unique_app_name
+from tests.e2e.stack import Stack, cli_error, commit_all, git, unique_app_name
 
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -208,3 +208,17 @@ def test_a_config_value_reaches_the_container_verbatim_and_runs_nothing(limited,
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[-2:] == [payload, "clean"]
     assert marker.exists() == existed  # nor on the host
+
+
+def test_it_refuses_to_route_another_apps_address_to_an_app(limited, feature, tmp_path):
+    app, repo = feature
+    victim = unique_app_name("victim")
+    assert limited.push(repo, victim, "feature").returncode == 0
+
+    added = limited.paas("domains:add", f"{victim}.localhost", "-a", app)
+
+    assert cli_error(added)[1] == "domain_taken"
+    assert limited.api("GET", f"/apps/{app}/domains").json() == []
+    routes = " ".join(path.read_text()
+                      for path in (limited.home / "nginx" / "apps").glob("*.conf"))
+    assert f"{victim}.localhost" not in routes
