@@ -179,6 +179,18 @@ def test_it_refuses_an_object_larger_than_the_bound(repo_dir, app, users, featur
         assert objects[0].id not in repo.object_store
 
 
+def test_it_refuses_an_object_too_large_to_inflate_before_inflating_it(repo_dir, app, users,
+                                                                        feature):
+    # 32 MiB of zeros in a pack of a few KiB: git index-pack (GIT_ALLOC_LIMIT) stops at the
+    # allocation, so the web worker never holds the object.
+    objects = next_commit(feature, bytes(32 * 1024 * 1024))
+    body = request([(feature[-1].id, objects[-1].id, b"refs/heads/feature")], pack_of(objects))
+    assert len(body) < 256 * 1024
+
+    refused(repo_dir, app, users, feature, body, b"PAAS_MAX_OBJECT_BYTES",
+            max_object_bytes=1024 * 1024)
+
+
 def test_it_refuses_a_delta_whose_result_is_larger_than_the_bound(repo_dir, app, users,
                                                                    feature):
     base = next_commit(feature, b"line\n" * 5000)
