@@ -222,3 +222,23 @@ def test_it_refuses_to_route_another_apps_address_to_an_app(limited, feature, tm
     routes = " ".join(path.read_text()
                       for path in (limited.home / "nginx" / "apps").glob("*.conf"))
     assert f"{victim}.localhost" not in routes
+
+
+def test_a_thin_pack_deltified_against_the_servers_objects_is_stored(limited, feature):
+    app, repo = feature
+    server = repo / "server.py"
+    # A large file changed by one line: git sends it as a delta against the server's copy.
+    server.write_text(server.read_text() + "# padding\n" * 2000)
+    commit_all(repo, "a big file")
+    assert limited.push(repo, app, "feature").returncode == 0
+    server.write_text(server.read_text() + "# one more line\n")
+    changed = commit_all(repo, "one more line")
+
+    pushed = limited.push(repo, app, "feature")
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert limited.server_ref(app, "feature") == changed
+    fsck = subprocess.run(["git", "--git-dir", str(limited.home / "repos" / f"{app}.git"),
+                           "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    assert not list((limited.home / "repos" / f"{app}.git" / "objects").glob("incoming-*"))
