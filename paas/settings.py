@@ -84,6 +84,12 @@ if not re.fullmatch(r"[1-9][0-9]{0,5}(mb|gb)", PAAS_REDIS_MAX_MEMORY):
 # address within the window, then refused (429) until the window ends.
 PAAS_LOGIN_MAX_FAILURES = env_int("PAAS_LOGIN_MAX_FAILURES", 10, 1, 10_000)
 PAAS_LOGIN_WINDOW_SECONDS = env_int("PAAS_LOGIN_WINDOW_SECONDS", 300, 1, 86_400)
+# The git receiver's bounds (see paas/git/limits.py). A push's body, counted as read and, for a
+# gzip body, as decompressed; the largest object it may hold, uncompressed; and how long one
+# read of the body may wait for a client that stopped sending.
+PAAS_MAX_PUSH_BYTES = env_int("PAAS_MAX_PUSH_BYTES", 500 * 1024**2, 1024, 2**40)
+PAAS_MAX_OBJECT_BYTES = env_int("PAAS_MAX_OBJECT_BYTES", 100 * 1024**2, 1024, 2**40)
+PAAS_GIT_READ_TIMEOUT = env_int("PAAS_GIT_READ_TIMEOUT", 60, 1, 3600)
 
 # Made private where they hold tenants' code and logs; PAAS_HOME itself only traversable, so
 # the unprivileged service user reaches its own directory in it (Redis's). Existing

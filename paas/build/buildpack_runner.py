@@ -36,6 +36,7 @@ from paas.build.build_ca import MOUNT_FLAG, SECRET_ID, ca_env_assignments
 from paas.build.buildpacks import Buildpack
 from paas.build.job import BuildJob, BuildResult
 from paas.errors import PlatformError, UserError
+from paas.names import PROCESS_TYPE_RE
 from paas.runtime.docker_engine import BuildFailed, BuildTimedOut
 
 STEP_SCRIPT = Path(__file__).with_name("buildstep.sh")
@@ -300,7 +301,8 @@ def parse_release_output(text: bytes) -> dict[str, str | None]:
 
     JSON is read too: it is YAML, except that PyYAML refuses the tabs JSON allows.
     Raises UserError(invalid_release_output) when the output is neither, is not a mapping, or
-    its ``default_process_types`` is not a mapping of process type names to commands.
+    its ``default_process_types`` is not a mapping of process type names (PROCESS_TYPE_RE, as
+    in a Procfile) to commands.
     """
     source = text.decode("utf-8", "replace")
     try:
@@ -323,8 +325,10 @@ def parse_release_output(text: bytes) -> dict[str, str | None]:
         raise UserError("bin/release: default_process_types is not a mapping",
                         code="invalid_release_output")
     for name, command in process_types.items():
-        if not isinstance(name, str):
-            raise UserError(f"bin/release: process type {name!r} is not a name",
+        # The same names a Procfile may use: they become container names and labels.
+        if not isinstance(name, str) or not PROCESS_TYPE_RE.fullmatch(name):
+            raise UserError(f"bin/release: {name!r} is not a process type name (use "
+                            "lowercase letters, digits, '-' and '_', starting with a letter)",
                             code="invalid_release_output")
         if not isinstance(command, str):
             raise UserError(f"bin/release: process type {name!r} needs a command, got {command!r}",

@@ -11,6 +11,7 @@ The dashboard, the API and the CLI only parse their input and show the outcome.
 """
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,6 @@ from paas.core.heartbeat import heartbeat
 from paas.core.models import App, Release
 from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, PlatformError, UserError
-from paas.names import validate_config_key
 from paas.runtime.scheduler import Log
 
 logger = logging.getLogger(__name__)
@@ -46,11 +46,10 @@ RUN_ACTION_TASK = "worker.tasks.run_action"
 def start_config_change(app: App, user, changes: dict[str, str], unset: list[str]) -> Action:
     """Queue setting ``changes`` and unsetting ``unset`` (a new release, restarted).
 
-    Raises UserError(invalid_config_key) for a bad key, UserError(invalid_request) for an
-    empty change.
+    Raises what ``releases.check_config_change`` raises (a bad key or value, a config too
+    large), UserError(invalid_request) for an empty change.
     """
-    for key in [*changes, *unset]:
-        validate_config_key(key)
+    releases.check_config_change(app, changes, unset)
     if not changes and not unset:
         raise UserError("give config vars to set or unset", code="invalid_request")
     return _start(app, user, "config", {"set": changes, "unset": unset},
@@ -128,16 +127,19 @@ def describe_quantities(quantities: dict[str, Any]) -> str:
     return ", ".join(f"{process_type}={n}" for process_type, n in sorted(quantities.items()))
 
 
+VERSION_RE = re.compile(r"^[vV]?[1-9][0-9]{0,8}$")
+MAX_VERSION = 999_999_999
+
+
 def parse_version(version: int | str) -> int:
     """The release number in 3, "3" or "v3". Raises UserError(invalid_request) otherwise."""
-    text = version.lower().removeprefix("v") if isinstance(version, str) else version
-    if isinstance(text, bool) or not isinstance(text, int | str):
-        text = ""
-    try:
-        return int(text)
-    except ValueError:
-        raise UserError('give the version to roll back to, like "v3"',
-                        code="invalid_request") from None
+    if isinstance(version, str) and VERSION_RE.fullmatch(version):
+        return int(version.lstrip("vV"))
+    if isinstance(version, int) and not isinstance(version, bool) \
+            and 1 <= version <= MAX_VERSION:
+        return version
+    # Neither " 3", "3.0", "-1", "v1_000" nor 10**30 (which no database column holds).
+    raise UserError('give the version to roll back to, like "v3"', code="invalid_request")
 
 
 def outcome_message(action: Action) -> str:

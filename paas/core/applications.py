@@ -28,9 +28,14 @@ def repo_path(app_name: str) -> Path:
 def create_app(name: str, owner) -> App:
     """Create app ``name`` owned by ``owner`` with the default formation (web=1).
 
-    Raises UserError(invalid_app_name) or UserError(app_exists).
+    Raises UserError(invalid_app_name), UserError(app_exists), or UserError(domain_taken)
+    when the app's default host ``<name>.<PAAS_DOMAIN>`` is already another app's domain.
     """
     validate_app_name(name)
+    owner_of_host = Domain.objects.filter(hostname=default_host(name)).select_related("app")
+    if (taken := owner_of_host.first()) is not None:
+        raise UserError(f"the name {name!r} is not available: its address {default_host(name)} "
+                        f"is a domain of app {taken.app.name}", code="domain_taken")
     try:
         with transaction.atomic():
             app = App.objects.create(name=name, owner=owner)
@@ -71,15 +76,40 @@ def get_or_create_app_for_push(name: str, user) -> App:
     return get_app(name, user)
 
 
+def default_host(app_name: str) -> str:
+    """The hostname every app is served at without a custom domain: ``<app>.<PAAS_DOMAIN>``."""
+    return f"{app_name}.{settings.PAAS_DOMAIN}"
+
+
 def add_domain(app: App, hostname: str) -> Domain:
-    """Route ``hostname`` to ``app``. Raises UserError on an invalid or taken hostname."""
-    hostname = validate_hostname(hostname.lower())
+    """Route ``hostname`` to ``app``.
+
+    Raises UserError(invalid_domain) for a name that is no lowercase DNS name (see
+    ``validate_hostname``), and UserError(domain_taken) for one that is another app's domain
+    or the default host of any app (``<app>.<PAAS_DOMAIN>``, whether that app exists yet or
+    not: it may be created later, and its address is its own).
+    """
+    validate_hostname(hostname)
+    _check_not_a_default_host(app, hostname)
     try:
-        domain = Domain.objects.create(app=app, hostname=hostname)
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable
+            domain = Domain.objects.create(app=app, hostname=hostname)
     except IntegrityError:
         raise UserError(f"domain {hostname} is already in use", code="domain_taken") from None
     _reroute(app)
     return domain
+
+
+def _check_not_a_default_host(app: App, hostname: str) -> None:
+    label, dot, parent = hostname.partition(".")
+    if not dot or parent != settings.PAAS_DOMAIN.lower():
+        return
+    if label == app.name:
+        raise UserError(f"{hostname} is the address of {app.name} already",
+                        code="domain_taken")
+    # Any name an app could have is reserved for that app, existing or not.
+    raise UserError(f"{hostname} is reserved: it is the address of app {label!r} "
+                    f"(<app>.{settings.PAAS_DOMAIN} names belong to apps)", code="domain_taken")
 
 
 def _reroute(app: App) -> None:
@@ -208,7 +238,7 @@ def _summary(app: App) -> AppSummary:
 def app_url(app: App) -> str:
     """Where the router serves ``app`` (the port is left out when it is 80)."""
     port = "" if settings.PAAS_ROUTER_PORT == 80 else f":{settings.PAAS_ROUTER_PORT}"
-    return f"http://{app.name}.{settings.PAAS_DOMAIN}{port}/"
+    return f"http://{default_host(app.name)}{port}/"
 
 
 def app_instances(app: App) -> list[Instance]:

