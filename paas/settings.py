@@ -112,6 +112,10 @@ PAAS_DEFAULT_MEMORY = env_memory("PAAS_DEFAULT_MEMORY", "512m")
 PAAS_PIDS_LIMIT = env_int("PAAS_PIDS_LIMIT", 256, 16, 65536)
 # Run app containers with a read-only root filesystem (a tmpfs at /tmp; volumes stay writable).
 PAAS_READ_ONLY_ROOTFS = env_bool("PAAS_READ_ONLY_ROOTFS", False)
+# Ceilings on all build steps running on this dockerd together (BuildKit in Docker 20.10 takes
+# no per-build limits; see paas/runtime/build_limits.py). Set by `make up`.
+PAAS_BUILD_MEMORY = env_memory("PAAS_BUILD_MEMORY", "4g")
+PAAS_BUILD_PIDS = env_int("PAAS_BUILD_PIDS", 4096, 64, 4194304)
 # Each app's Docker network takes a /24 of this pool (at most 256 apps per /16).
 PAAS_NETWORK_POOL = env_ipv4_network("PAAS_NETWORK_POOL", "10.213.0.0/16", 8, 24)
 

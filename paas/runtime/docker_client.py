@@ -40,12 +40,16 @@ class DockerConnection:
     """Docker Engine for one paas installation (``home``): the client, made on first use."""
 
     def __init__(self, home: str, base_url: str | None = None,
-                 cli: str = DEFAULT_DOCKER_CLI, network_pool: str = DEFAULT_NETWORK_POOL) -> None:
+                 cli: str = DEFAULT_DOCKER_CLI, network_pool: str = DEFAULT_NETWORK_POOL,
+                 build_memory: str | None = None, build_pids: int | None = None) -> None:
         self.home = home
         self.base_url = base_url
         self.cli = cli
         # Where the per-app networks take their subnets (see docker_networks).
         self.network_pool = network_pool
+        # The ceilings on build steps (see build_limits), named when a build fails at one.
+        self.build_memory = build_memory
+        self.build_pids = build_pids
         self._client: docker.DockerClient | None = None
 
     @property
