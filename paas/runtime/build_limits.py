@@ -140,3 +140,27 @@ def limit_hit(before: BuildLimitCounters, after: BuildLimitCounters, memory: str
         return (f"a build step could not start more processes: the build pids limit "
                 f"(PAAS_BUILD_PIDS{'=' + str(pids) if pids else ''}) was reached")
     return ""
+
+
+# What a build step prints when it hits a ceiling: the kernel refuses fork() with EAGAIN
+# (sh: "Cannot fork", bash: "fork: retry", Python: "[Errno 11]"), and a step the OOM killer
+# stopped ends with SIGKILL's status, 137.
+FORK_REFUSED = ("Resource temporarily unavailable", "Cannot fork", "fork: retry",
+                "[Errno 11]", "can't fork")
+KILLED_STATUS = "exit code: 137"
+
+
+def limit_hit_in_output(tail: list[str], memory: str | None, pids: int | None) -> str:
+    """Why a failed build failed, read from its last lines ("" if they do not say).
+
+    Cgroup v1 counts a refused fork or an OOM kill in the step's own cgroup, which is gone
+    when the build returns, so the output is the witness that stays.
+    """
+    text = "\n".join(tail)
+    if any(marker in text for marker in FORK_REFUSED):
+        return (f"a build step could not start more processes: the build pids limit "
+                f"(PAAS_BUILD_PIDS{'=' + str(pids) if pids else ''}) was reached")
+    if KILLED_STATUS in text:
+        return (f"a build step was killed, most likely at the build memory limit "
+                f"(PAAS_BUILD_MEMORY{'=' + memory if memory else ''})")
+    return ""

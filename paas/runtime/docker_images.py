@@ -19,7 +19,7 @@ from pathlib import Path
 import docker.errors
 
 from paas.errors import UserError
-from paas.runtime.build_limits import BuildCgroup, limit_hit
+from paas.runtime.build_limits import BuildCgroup, limit_hit, limit_hit_in_output
 from paas.runtime.docker_client import DockerConnection
 from paas.runtime.lines import split_lines
 
@@ -98,7 +98,8 @@ class DockerImages(DockerConnection):
             reason = next((line for line in reversed(tail) if line.strip()), "docker build failed")
             # The ceilings are shared by every build on this dockerd, so one hit meanwhile is
             # most likely, not surely, this build's: said as the likely cause, beside the output.
-            why = limit_hit(before, cgroup.counters(), self.build_memory, self.build_pids)
+            why = limit_hit(before, cgroup.counters(), self.build_memory, self.build_pids) \
+                or limit_hit_in_output(tail, self.build_memory, self.build_pids)
             if why:
                 log(f" !     {why}")
                 reason = f"{why}; {reason}"

@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import threading
+import uuid
 
 import pytest
 
@@ -288,3 +289,33 @@ def _accept_all(listener: socket.socket) -> None:
         except OSError:
             return
         connection.close()
+
+
+@pytest.mark.parametrize(("step", "reason"), [
+    # Forks until refused, then waits for its children: bounded by the ceiling, not by luck.
+    ("python3 -c \"import os, time; [os.fork() == 0 and time.sleep(30) "
+     "for _ in range(5000)]\"", "build pids limit (PAAS_BUILD_PIDS=128) was reached"),
+    ("python3 -c \"block = b'x' * (1024 ** 3)\"",
+     "killed, most likely at the build memory limit (PAAS_BUILD_MEMORY=256m)"),
+])
+def test_a_build_step_past_the_build_ceilings_fails_with_a_clear_message(tmp_path, step,
+                                                                         reason):
+    """The ceilings are host-wide: this test lowers them for a moment (under the e2e lock, so
+    no other test builds meanwhile) and puts back what was there, even on failure."""
+    from paas.runtime.build_limits import BuildCgroup
+    from paas.runtime.docker_engine import BuildFailed, DockerEngine
+
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM paas/stack:bookworm\nRUN echo {uuid.uuid4().hex} && {step}\n")
+    engine = DockerEngine(home=str(tmp_path), build_memory="256m", build_pids=128)
+    cgroup = BuildCgroup()
+    previous = cgroup.apply("256m", 128)
+    lines: list[str] = []
+    try:
+        with pytest.raises(BuildFailed) as failed:
+            engine.build_image(tmp_path, f"paas-isolation-test:{uuid.uuid4().hex[:8]}",
+                               lines.append, timeout=300)
+    finally:
+        cgroup.restore(previous)
+    assert reason in str(failed.value), "\n".join(lines[-30:])
+    assert cgroup.read_limits() == previous

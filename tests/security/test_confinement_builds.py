@@ -66,6 +66,20 @@ def test_a_build_that_hit_a_ceiling_says_which(tmp_path):
     assert limit_hit(before, before, "4g", 4096) == ""
 
 
+@pytest.mark.parametrize(("last_lines", "reason"), [
+    (["#5 0.400 BlockingIOError: [Errno 11] Resource temporarily unavailable",
+      "executor failed running [/bin/sh -c bomb]: exit code: 1"], "build pids limit"),
+    (["#5 0.951 Killed", "executor failed running [/bin/sh -c hog]: exit code: 137"],
+     "most likely at the build memory limit (PAAS_BUILD_MEMORY=256m)"),
+])
+def test_a_failed_build_step_that_met_a_ceiling_is_told_from_its_output(last_lines, reason):
+    from paas.runtime.build_limits import limit_hit_in_output
+
+    assert reason in limit_hit_in_output(last_lines, "256m", 128)
+    assert limit_hit_in_output(["npm ERR! missing script: build", "exit code: 1"],
+                               "256m", 128) == ""
+
+
 def test_the_counters_come_from_the_cgroup_event_files(tmp_path):
     cgroup = v1_tree(tmp_path)
     (tmp_path / "pids" / "docker" / "buildkit" / "pids.events").write_text("max 7\n")
