@@ -111,6 +111,14 @@ class DockerNetworks(DockerConnection):
             filters={"label": [f"{LABEL_HOME}={self.home}", f"{LABEL_NETWORK}=app"]})
         for network in networks:
             app = (network.attrs.get("Labels") or {}).get(LABEL_APP)
-            if app and app not in known_apps and self.remove_app_network(app):
-                removed.append(network.name)
+            if not app or app in known_apps:
+                continue
+            # Never forced: an app created after ``known_apps`` was read may be starting its
+            # first containers on it. One still in use is removed by a later reconcile.
+            try:
+                network.remove()
+            except docker.errors.APIError as error:
+                logger.info("orphan network %s not removed yet: %s", network.name, error)
+                continue
+            removed.append(network.name)
         return removed
