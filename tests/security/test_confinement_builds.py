@@ -154,3 +154,22 @@ def test_a_buildpack_image_runs_as_the_unprivileged_app_user(tmp_path):
     users = [line for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert users and users[-1] == "USER app"
     assert "USER root" not in dockerfile
+
+
+# --- the dashboard shows what each container gets ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_processes_panel_shows_the_effective_limits(users, app):
+    from paas.core.formation import set_limits
+    from tests.unit.webui.conftest import client_for
+
+    set_limits(app, "web", cpus=0.5)
+    html = client_for(users.owner).get("/apps/shop/").content.decode()
+
+    row = html.split('<tr data-process="web">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="mono memory">512m</td>' in row
+    assert '<td class="mono cpus">0.5</td>' in row
+    assert '<td class="mono pids">256</td>' in row
+    assert '<td class="rootfs">writable</td>' in row
+    assert app.formations.get(process_type="web").memory_limit == ""  # the default, not stored
