@@ -70,7 +70,9 @@ PAAS_DRAIN_SECONDS = env_int("PAAS_DRAIN_SECONDS", 10, 0)
 PAAS_RECONCILE_INTERVAL = env_int("PAAS_RECONCILE_INTERVAL", 30, 5)
 PAAS_NGINX_BINARY = env_str("PAAS_NGINX_BINARY", "/usr/sbin/nginx")
 PAAS_DOCKER_URL = os.environ.get("PAAS_DOCKER_URL") or None  # None: the SDK's default socket
-PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "0.0.0.0")
+# Loopback by default: app containers reach the host only through their network's gateway,
+# and nothing paas runs listens there (see paas.hostctl.firewall for other addresses).
+PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "127.0.0.1")
 PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
 PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
@@ -97,6 +99,50 @@ PAAS_GIT_READ_TIMEOUT = env_int("PAAS_GIT_READ_TIMEOUT", 60, 1, 3600)
 PAAS_HOME.mkdir(mode=0o711, parents=True, exist_ok=True)
 for _subdir, _mode in (("repos", 0o700), ("logs", 0o700), ("nginx", 0o755), ("run", 0o755)):
     (PAAS_HOME / _subdir).mkdir(mode=_mode, parents=True, exist_ok=True)
+
+# --- confinement of app containers (see paas/runtime/confinement.py) ------------------------
+
+
+def env_memory(name: str, default: str) -> str:
+    """A memory quantity like ``512m`` or ``1g`` (k, m or g; at least 6m, Docker's minimum)."""
+    value = env_str(name, default).strip().lower()
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    number, unit = value[:-1], value[-1:]
+    if unit not in units or not number.isdigit() or not 0 < len(number) <= 7 \
+            or int(number) * units[unit] < 6 * 1024**2:
+        raise ImproperlyConfigured(f"{name} must be a memory size like 512m or 1g "
+                                   f"(at least 6m), got {value!r}")
+    return f"{int(number)}{unit}"
+
+
+def env_ipv4_network(name: str, default: str, min_prefix: int, max_prefix: int) -> str:
+    import ipaddress
+
+    raw = env_str(name, default)
+    try:
+        network = ipaddress.IPv4Network(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be an IPv4 network like 10.213.0.0/16, "
+                                   f"got {raw!r} ({error})") from None
+    if not min_prefix <= network.prefixlen <= max_prefix:
+        raise ImproperlyConfigured(f"{name} must have a prefix from /{min_prefix} to "
+                                   f"/{max_prefix}, got {raw!r}")
+    return str(network)
+
+
+# The memory limit of every container whose process type has none of its own (`ps:resize`),
+# and of one-off containers (release phase, `run`).
+PAAS_DEFAULT_MEMORY = env_memory("PAAS_DEFAULT_MEMORY", "512m")
+# Processes (and threads) one container may have: a fork bomb stops here.
+PAAS_PIDS_LIMIT = env_int("PAAS_PIDS_LIMIT", 256, 16, 65536)
+# Run app containers with a read-only root filesystem (a tmpfs at /tmp; volumes stay writable).
+PAAS_READ_ONLY_ROOTFS = env_bool("PAAS_READ_ONLY_ROOTFS", False)
+# Ceilings on all build steps running on this dockerd together (BuildKit in Docker 20.10 takes
+# no per-build limits; see paas/runtime/build_limits.py). Set by `make up`.
+PAAS_BUILD_MEMORY = env_memory("PAAS_BUILD_MEMORY", "4g")
+PAAS_BUILD_PIDS = env_int("PAAS_BUILD_PIDS", 4096, 64, 4194304)
+# Each app's Docker network takes a /24 of this pool (at most 256 apps per /16).
+PAAS_NETWORK_POOL = env_ipv4_network("PAAS_NETWORK_POOL", "10.213.0.0/16", 8, 24)
 
 # --- Django --------------------------------------------------------------------------------
 

@@ -39,9 +39,16 @@ class FakeScheduler:
         self.converged: list[DesiredApp] = []
         self.commands: list[str] = []
         self.removed: list[str] = []  # apps removed whole
+        self.oneoffs: list[DesiredApp] = []  # the desired state each one-off ran with
+        # The app networks that exist, by the app they belong to; and which apps' networks
+        # each app's containers joined (their own and their links'), as the engine would.
+        self.networks: set[str] = set()
+        self.joined: dict[str, set[str]] = {}
 
     def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
         self.converged.append(desired)
+        self.networks.update({desired.app, *desired.links})
+        self.joined[desired.app] = {desired.app, *desired.links}
         self.containers[desired.app] = [
             Instance(desired.app, desired.release, process_type, number, state="running",
                      port=40000 + number if process_type == "web" else None,
@@ -54,6 +61,7 @@ class FakeScheduler:
     def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
                    log: Log | None = None) -> OneOffResult:
         self.commands.append(command)
+        self.oneoffs.append(desired)
         return OneOffResult(exit_code=3, output=f"ran {command} in v{desired.release}\n")
 
     def instances(self, app: str | None = None) -> list[Instance]:
@@ -71,11 +79,16 @@ class FakeScheduler:
     def remove_app(self, app: str) -> None:
         self.removed.append(app)
         self.containers.pop(app, None)
+        self.networks.discard(app)
+        self.joined.pop(app, None)
+        for joined in self.joined.values():
+            joined.discard(app)  # removing a network takes it off linked apps' containers
 
     def remove_orphans(self, known_apps: set[str]) -> list[str]:
         orphans = [app for app in self.containers if app not in known_apps]
         for app in orphans:
             self.containers.pop(app)
+        self.networks &= known_apps
         return orphans
 
     def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.core import actionlog, actions, applications, buildcache, buildguard
+from paas.core import actionlog, actions, applications, buildcache, buildguard, formation
 from paas.core.actionlog import Action
 from paas.core.models import App
 from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
@@ -148,6 +148,9 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
         "domains": list(app.domains.all()),
         "volumes": list(app.volumes.all()),
         "limits_summary": _limits_summary(formations),
+        # What each container gets, defaults included (memory, CPUs, pids, read-only root).
+        "effective_limits": [(f.process_type, formation.effective_limits(f))
+                             for f in formations],
         "collaborators": list(app.collaborators.order_by("username")),
     }
     context.update(_instances_context(app))

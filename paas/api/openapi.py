@@ -283,6 +283,19 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "delete": _op("Remove a collaborator (owner only)", params=[
                     NAME, _path("username", "the collaborator")]),
             },
+            "/apps/{name}/links": {
+                "get": _op("The apps this app's containers may reach ({links: [names]}); "
+                           "without a link no app reaches another", params=app),
+                "post": _op("Link to another app you can see: this app's containers join its "
+                            "network and reach its web process as http://<app>:5000 "
+                            "(redeploys this app)", params=app, status="201",
+                            body={"type": "object", "required": ["app"],
+                                  "properties": {"app": {"type": "string"}}}),
+            },
+            "/apps/{name}/links/{target}": {
+                "delete": _op("Remove a link (redeploys this app)", params=[
+                    NAME, _path("target", "the linked app")]),
+            },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -308,8 +321,17 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                   "additionalProperties": {"type": "integer"}},
                     "resources": {"type": "object", "additionalProperties": {
                         "type": "object", "properties": {
-                            "memory": {"type": ["string", "null"]},
-                            "cpus": {"type": ["number", "null"]}}}},
+                            "memory": {"type": ["string", "null"],
+                                       "description": "set by ps:resize; null: the default"},
+                            "cpus": {"type": ["number", "null"]},
+                            "effective": {"type": "object", "description": (
+                                "what each container gets: memory (PAAS_DEFAULT_MEMORY "
+                                "unless resized), cpus (null: unlimited), pids "
+                                "(PAAS_PIDS_LIMIT), read_only_rootfs"), "properties": {
+                                "memory": {"type": "string"},
+                                "cpus": {"type": ["number", "null"]},
+                                "pids": {"type": "integer"},
+                                "read_only_rootfs": {"type": "boolean"}}}}}},
                     "instances": {"type": "array", "items": {"type": "object"}}}},
                 "Volume": {"type": "object", "properties": {
                     "name": {"type": "string"}, "mount_path": {"type": "string"},

@@ -5,6 +5,7 @@ from typing import Any
 
 from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
+from paas.core.formation import effective_limits
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
 from paas.runtime.scheduler import Instance
 
@@ -79,8 +80,10 @@ def collaborators(app: App) -> list[str]:
 
 
 def resources(formations: list[Formation]) -> dict[str, dict[str, Any]]:
-    """Per-container limits of each process type; None means no limit."""
-    return {f.process_type: {"memory": f.memory_limit or None, "cpus": f.cpu_limit}
+    """Per-container limits of each process type: ``memory`` and ``cpus`` as ``ps:resize``
+    set them (None: not set), ``effective`` what a container gets (defaults included)."""
+    return {f.process_type: {"memory": f.memory_limit or None, "cpus": f.cpu_limit,
+                             "effective": effective_limits(f)}
             for f in formations}
 
 

@@ -39,4 +39,6 @@ urlpatterns = [
     path("apps/<str:name>/collaborators", views.collaborators_view, name="collaborators"),
     path("apps/<str:name>/collaborators/<str:username>", views.collaborator_view,
          name="collaborator"),
+    path("apps/<str:name>/links", views.links_view, name="links"),
+    path("apps/<str:name>/links/<str:target>", views.link_view, name="link"),
 ]

@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from paas.api import serializers
 from paas.api.auth import HandlerResult, api_view, read_json
 from paas.api.openapi import openapi_document
-from paas.core import actionlog, actions, applications, buildcache, buildguard, processes
+from paas.core import actionlog, actions, applications, buildcache, buildguard, links, processes
 from paas.core.actionlog import Action
 from paas.core.logstreams import app_log_lines, build_log_lines
 from paas.core.models import App
@@ -341,6 +341,30 @@ def remove_collaborator(request: HttpRequest, user, name: str, username: str) ->
     return {"collaborators": serializers.collaborators(app)}
 
 
+# --- network links ---------------------------------------------------------------------------
+# Apps reach each other only when linked (see paas.core.links); linking redeploys the app.
+
+
+def list_links(request: HttpRequest, user, name: str) -> dict[str, Any]:
+    app = applications.get_app(name, user)
+    return {"links": links.linked_apps(app)}
+
+
+def add_link(request: HttpRequest, user, name: str) -> dict[str, Any]:
+    app = applications.get_app(name, user)
+    target = read_json(request).get("app")
+    if not isinstance(target, str):
+        raise UserError("give the 'app' to link to", code="invalid_request")
+    links.link(app, target, user)
+    return {"links": links.linked_apps(app)}
+
+
+def remove_link(request: HttpRequest, user, name: str, target: str) -> dict[str, Any]:
+    app = applications.get_app(name, user)
+    links.unlink(app, target, user)
+    return {"links": links.linked_apps(app)}
+
+
 def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(openapi_document(request.build_absolute_uri("/api")))
 
@@ -368,3 +392,5 @@ domains_view = api_view(get=list_domains, post=add_domain)
 domain_view = api_view(delete=remove_domain)
 collaborators_view = api_view(get=list_collaborators, post=add_collaborator)
 collaborator_view = api_view(delete=remove_collaborator)
+links_view = api_view(get=list_links, post=add_link)
+link_view = api_view(delete=remove_link)

@@ -80,6 +80,9 @@ def render_dockerfile(stack_image: str, cache_id: str, buildpacks: Sequence[Buil
         lines.append(f"LABEL {BUILD_APP_LABEL}={json.dumps(app)}")
     lines += [
         # No WORKDIR: the stack sets /app already, and BuildKit would add an empty layer for it.
+        # The build steps run as the stack's unprivileged user, and so does the app: this is
+        # the image's final USER (no later line changes it), so its containers never run as
+        # root (tests/security/test_confinement_builds.py, tests/e2e/test_isolation.py).
         "USER app",
     ]
     for index, buildpack in enumerate(buildpacks):

@@ -111,7 +111,7 @@ def follow_action(ctx: Context, method: str, path: str, body: Any, headline: str
     return action
 
 
-def table(rows: list[Sequence[Any]], headers: Sequence[str]) -> str:
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     """Columns aligned for a terminal."""
     cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -196,23 +196,28 @@ def cmd_config_unset(ctx: Context) -> None:
     _config_change(ctx, {"unset": ctx.args.keys}, f"Unsetting {', '.join(ctx.args.keys)}")
 
 
-def _limits(resources: dict) -> str:
-    """"web: memory 256m, cpus 0.5; worker: cpus 1.0" for the process types with limits."""
-    parts = []
+def limits_table(resources: dict) -> str:
+    """What each container of each process type gets: memory (marked when it is the
+    default), CPUs, pids and whether its root filesystem is read-only."""
+    rows = []
     for process_type, limit in resources.items():
-        shown = [f"{name} {limit[name]}" for name in ("memory", "cpus") if limit.get(name)]
-        if shown:
-            parts.append(f"{process_type}: {', '.join(shown)}")
-    return "; ".join(parts)
+        effective = limit.get("effective") or {}
+        memory = effective.get("memory") or limit.get("memory") or "unlimited"
+        if effective and not limit.get("memory"):
+            memory += " (default)"
+        rows.append((process_type, memory, effective.get("cpus") or "unlimited",
+                     effective.get("pids") or "unlimited",
+                     "read-only" if effective.get("read_only_rootfs") else "writable"))
+    return table(rows, ("TYPE", "MEMORY", "CPUS", "PIDS", "ROOT FS"))
 
 
 def cmd_ps(ctx: Context) -> None:
     shown = ctx.client.request("GET", ctx.client.app_path(ctx.app, "formation"))
     ctx.print("Formation: " + (" ".join(f"{k}={v}" for k, v in shown["formation"].items())
                                or "none"))
-    limits = _limits(shown.get("resources", {}))
-    if limits:
-        ctx.print(f"Limits: {limits}")
+    if shown.get("resources"):
+        ctx.print(limits_table(shown["resources"]))
+        ctx.print()
     instances = shown["instances"]
     if instances:
         ctx.print(table([(i["name"], i["state"], i["release"], i["port"] or "")
@@ -256,7 +261,10 @@ def cmd_ps_resize(ctx: Context) -> None:
                   f"Resizing {process_type} of {app} to {wanted}")
     shown = ctx.client.request("GET", ctx.client.app_path(app, "formation"))
     limit = shown["resources"].get(process_type, {})
-    ctx.done(f"done, {process_type}: memory {limit.get('memory') or 'unlimited'}, "
+    effective = limit.get("effective") or {}
+    memory = limit.get("memory") or (f"{effective['memory']} (default)"
+                                     if effective.get("memory") else "unlimited")
+    ctx.done(f"done, {process_type}: memory {memory}, "
              f"cpus {limit.get('cpus') or 'unlimited'}")
 
 

@@ -44,6 +44,7 @@ from paas.cli.commands import (
     cmd_storage_add,
     cmd_storage_remove,
 )
+from paas.cli.network_commands import cmd_network, cmd_network_link, cmd_network_unlink
 
 # --- parsing -------------------------------------------------------------------------------
 
@@ -123,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("access", cmd_access, "list collaborators")
     add("access:add", cmd_access_add, "add a collaborator").add_argument("username")
     add("access:remove", cmd_access_remove, "remove a collaborator").add_argument("username")
+    add("network", cmd_network, "list the apps this app's containers may reach")
+    add("network:link", cmd_network_link,
+        "let this app reach OTHER's web process at http://OTHER:5000 (restarts this app)"
+        ).add_argument("other", metavar="OTHER")
+    add("network:unlink", cmd_network_unlink,
+        "stop this app reaching OTHER (restarts this app)").add_argument("other",
+                                                                         metavar="OTHER")
     return parser
 
 

@@ -4,10 +4,11 @@ import os
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from paas.core.models import App, Formation
-from paas.core.releases import deploy_release
+from paas.core.releases import container_limits, deploy_release
 from paas.errors import UserError
 from paas.names import validate_process_type
 from paas.runtime.scheduler import Log, ignore
@@ -124,3 +125,15 @@ def set_limits(app: App, process_type: str, memory: str | None = None,
     release = app.current_release
     if release is not None:
         deploy_release(release, log)
+
+
+def effective_limits(formation: Formation | None) -> dict[str, Any]:
+    """What one container of ``formation``'s process type gets, whatever set it: memory (its
+    own limit or PAAS_DEFAULT_MEMORY), CPUs (None: unlimited), pids (PAAS_PIDS_LIMIT) and
+    whether its root filesystem is read-only (PAAS_READ_ONLY_ROOTFS)."""
+    limits = container_limits(formation)
+    nano_cpus = limits.get("nano_cpus")
+    return {"memory": limits["memory"],
+            "cpus": round(nano_cpus / 1_000_000_000, 2) if nano_cpus else None,
+            "pids": limits["pids"],
+            "read_only_rootfs": settings.PAAS_READ_ONLY_ROOTFS}

@@ -236,6 +236,26 @@ class Volume(models.Model):
         return f"paas-{self.app.name}_{self.app.uid}_{self.name}"
 
 
+class AppLink(models.Model):
+    """``app``'s containers may reach ``target``'s: they join its network, where its web
+    containers answer to its name. One way: ``target`` does not reach ``app`` by name."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="links")
+    target = models.ForeignKey(App, on_delete=models.CASCADE, related_name="linked_from")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["target__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "target"], name="unique_app_link"),
+            models.CheckConstraint(condition=~models.Q(app=models.F("target")),
+                                   name="app_link_not_to_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} -> {self.target.name}"
+
+
 class Domain(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="domains")
     hostname = models.CharField(max_length=253, unique=True)

@@ -66,7 +66,10 @@ def from_settings() -> Platform:
     from paas.celery import app as celery_app
 
     home = settings.PAAS_HOME
-    engine = DockerEngine(home=str(home), base_url=settings.PAAS_DOCKER_URL)
+    engine = DockerEngine(home=str(home), base_url=settings.PAAS_DOCKER_URL,
+                          network_pool=settings.PAAS_NETWORK_POOL,
+                          build_memory=settings.PAAS_BUILD_MEMORY,
+                          build_pids=settings.PAAS_BUILD_PIDS)
     router = Router(nginx_dir=home / "nginx", log_dir=home / "logs", run_dir=home / "run",
                     port=settings.PAAS_ROUTER_PORT, nginx_binary=settings.PAAS_NGINX_BINARY)
     scheduler = DockerScheduler(engine=engine, router=router,

@@ -14,7 +14,7 @@ from django.db.models import Max
 
 from paas.core.applogs import prune_release_logs
 from paas.core.locks import app_lock
-from paas.core.models import App, Build, Formation, Release, Volume
+from paas.core.models import App, AppLink, Build, Formation, Release, Volume
 from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, UserError
 from paas.names import validate_config_key, validate_config_size, validate_config_value
@@ -73,28 +73,38 @@ def create_release(
     return release
 
 
+def default_limits() -> Limits:
+    """The limits of a container whose process type has none of its own, and of one-offs."""
+    return Limits(memory=settings.PAAS_DEFAULT_MEMORY, pids=settings.PAAS_PIDS_LIMIT)
+
+
+def container_limits(formation: Formation | None) -> Limits:
+    """The effective limits of ``formation``'s containers: its own (``ps:resize``) over the
+    defaults (PAAS_DEFAULT_MEMORY, PAAS_PIDS_LIMIT)."""
+    limit = default_limits()
+    if formation is not None and formation.memory_limit:
+        limit["memory"] = formation.memory_limit
+    if formation is not None and formation.cpu_limit:
+        limit["nano_cpus"] = int(formation.cpu_limit * 1_000_000_000)
+    return limit
+
+
 def desired_state(release: Release) -> DesiredApp:
-    """What Docker should run for ``release`` given the app's formation and domains."""
+    """What Docker should run for ``release`` given the app's formation, domains and links."""
     app = release.app
     formations = list(app.formations.all())
     quantities = {f.process_type: f.quantity for f in formations
                   if f.process_type in release.process_types
                   and f.process_type != RELEASE_PROCESS}
-    limits: dict[str, Limits] = {}
-    for formation in formations:
-        limit: Limits = {}
-        if formation.memory_limit:
-            limit["memory"] = formation.memory_limit
-        if formation.cpu_limit:
-            limit["nano_cpus"] = int(formation.cpu_limit * 1_000_000_000)
-        if limit:
-            limits[formation.process_type] = limit
+    limits = {formation.process_type: container_limits(formation) for formation in formations}
     volumes = {volume.docker_name: {"bind": volume.mount_path, "mode": "rw"}
                for volume in Volume.objects.filter(app=app).select_related("app")}
     hostnames = (f"{app.name}.{settings.PAAS_DOMAIN}",
                  *app.domains.values_list("hostname", flat=True))
     checks = [HealthCheck.from_app_json(entry)
               for entry in (release.app_json.get("healthchecks") or {}).get("web", [])]
+    links = tuple(AppLink.objects.filter(app=app).order_by("target__name")
+                  .values_list("target__name", flat=True))
     return DesiredApp(
         app=app.name,
         release=release.number,
@@ -105,7 +115,10 @@ def desired_state(release: Release) -> DesiredApp:
         hostnames=hostnames,
         healthchecks=tuple(checks),
         limits=limits,
+        default_limits=default_limits(),
         volumes=volumes,
+        links=links,
+        read_only_rootfs=settings.PAAS_READ_ONLY_ROOTFS,
     )
 
 

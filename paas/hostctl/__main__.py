@@ -203,6 +203,7 @@ def up(args) -> None:
         ensure_stack_image()
     credentials = ensure_database_and_admin(home)
     platform().router.write_main_config()
+    guard_host(stack)
     stack.config_path.write_text(render(stack))
     if _supervisord_running(stack):
         _supervisorctl(stack, "reread")
@@ -221,6 +222,30 @@ def up(args) -> None:
 
         reconcile_all()
     _print_summary(stack, settings.PAAS_DOMAIN, credentials)
+
+
+def guard_host(stack) -> None:
+    """Keep app containers off the control plane and bound the build steps (see
+    paas.hostctl.firewall); ``down`` takes both away."""
+    from django.conf import settings
+
+    from paas.hostctl import firewall
+
+    if firewall.guard_control_plane(stack.home, stack.bind_address,
+                                    settings.PAAS_NETWORK_POOL, stack.control_port):
+        print(f"paas: app containers ({settings.PAAS_NETWORK_POOL}) may not open "
+              f"{stack.bind_address}:{stack.control_port} (iptables)")
+    print(firewall.limit_builds(stack.run_dir, settings.PAAS_BUILD_MEMORY,
+                                settings.PAAS_BUILD_PIDS))
+
+
+def unguard_host(stack) -> None:
+    from django.conf import settings
+
+    from paas.hostctl import firewall
+
+    firewall.unguard_control_plane(stack.home, settings.PAAS_NETWORK_POOL, stack.control_port)
+    firewall.unlimit_builds(stack.run_dir)
 
 
 def _print_summary(stack, domain: str, credentials: dict) -> None:
@@ -249,6 +274,7 @@ def down(args) -> None:
         _supervisorctl(stack, "shutdown", check=False)
         _wait("supervisord to stop", lambda: not _pid_alive(pid), timeout=60)
         print("paas: control plane stopped")
+    unguard_host(stack)
     if args.remove_apps:
         from paas.core.platform import platform
 

@@ -27,8 +27,9 @@ LABEL_ONEOFF = "paas.oneoff"
 # A one-off's timeout in seconds: one older than that (plus a grace) has no one waiting for it.
 LABEL_ONEOFF_TIMEOUT = "paas.oneoff.timeout"
 
-APP_NETWORK = "paas"
 CONTAINER_PORT = 5000
+# The addresses the per-app networks take their /24s from (PAAS_NETWORK_POOL).
+DEFAULT_NETWORK_POOL = "10.213.0.0/16"
 
 # The Docker CLI with BuildKit built in (Debian's docker.io 20.10). The SDK only speaks the
 # legacy builder, which cannot mount a file into a build step without leaving it in a layer.
@@ -48,10 +49,16 @@ class DockerConnection:
     """Docker Engine for one paas installation (``home``): the client, made on first use."""
 
     def __init__(self, home: str, base_url: str | None = None,
-                 cli: str = DEFAULT_DOCKER_CLI) -> None:
+                 cli: str = DEFAULT_DOCKER_CLI, network_pool: str = DEFAULT_NETWORK_POOL,
+                 build_memory: str | None = None, build_pids: int | None = None) -> None:
         self.home = home
         self.base_url = base_url
         self.cli = cli
+        # Where the per-app networks take their subnets (see docker_networks).
+        self.network_pool = network_pool
+        # The ceilings on build steps (see build_limits), named when a build fails at one.
+        self.build_memory = build_memory
+        self.build_pids = build_pids
         self._client: docker.DockerClient | None = None
 
     @property
@@ -77,10 +84,3 @@ class DockerConnection:
             self._client = None
             return False
         return True
-
-    def ensure_network(self) -> None:
-        """Create the user-defined network app containers share, if it is missing."""
-        try:
-            self.client.networks.get(APP_NETWORK)
-        except docker.errors.NotFound:
-            self.client.networks.create(APP_NETWORK, driver="bridge")

@@ -20,8 +20,8 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from paas.errors import PlatformError, UserError
+from paas.runtime.confinement import ContainerLimits, confined_create_kwargs
 from paas.runtime.docker_client import (
-    APP_NETWORK,
     CONTAINER_PORT,
     LABEL_APP,
     LABEL_HOME,
@@ -55,7 +55,13 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     mem_limit: str | None = None
     nano_cpus: int | None = None
+    pids_limit: int | None = None
+    read_only_rootfs: bool = False
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The app's own network, and the networks of the apps it is linked to (joined without an
+    # alias: the link lets this app reach them, not them this app by name).
+    network: str = ""
+    linked_networks: tuple[str, ...] = ()
     # Set when a running container of the same release/type/instance is being replaced
     # (new limits or volumes) so both can run side by side until the switch.
     name_suffix: str = ""
@@ -70,8 +76,55 @@ class ContainerSpec:
     def spec_hash(self) -> str:
         """Identifies what the container runs; equal hashes need no replacement."""
         facts = [self.image, self.command, sorted(self.env.items()), self.publish,
-                 self.mem_limit, self.nano_cpus, sorted(self.volumes.items())]
+                 self.mem_limit, self.nano_cpus, sorted(self.volumes.items()),
+                 self.pids_limit, self.read_only_rootfs, self.network,
+                 sorted(self.linked_networks)]
         return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:12]
+
+    @property
+    def limits(self) -> ContainerLimits:
+        return ContainerLimits(memory=self.mem_limit, nano_cpus=self.nano_cpus,
+                               pids=self.pids_limit, read_only_rootfs=self.read_only_rootfs)
+
+    def create_kwargs(self, home: str, restart_retries: int = 5) -> dict[str, Any]:
+        """``containers.create`` keyword arguments for this instance, confined (see
+        ``paas.runtime.confinement``); the web alias on its network is added by ``start``.
+
+        Raises PlatformError(host_mount_refused) for a volume that is not a named volume,
+        PlatformError(no_network) without a network.
+        """
+        if not self.network:
+            raise PlatformError(f"{self.name} has no network", code="no_network")
+        labels = {
+            **self.labels,
+            LABEL_HOME: home,
+            LABEL_APP: self.app,
+            LABEL_RELEASE: str(self.release),
+            LABEL_PROCESS: self.process_type,
+            LABEL_INSTANCE: str(self.instance),
+            LABEL_SPEC: self.spec_hash,
+        }
+        env = dict(self.env)
+        kwargs: dict[str, Any] = confined_create_kwargs(self.limits, self.volumes)
+        if self.publish:
+            env["PORT"] = str(CONTAINER_PORT)
+            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
+        # Passing the command as argv to a shell keeps the Procfile's shell syntax ($PORT, &&)
+        # without ever building a shell string from config values: those go through env.
+        command = ["/bin/sh", "-c", self.command] if self.command else None
+        return dict(
+            kwargs,
+            command=command,
+            name=self.name,
+            environment=env,
+            labels=labels,
+            detach=True,
+            network=self.network,
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_retries},
+            # Docker's own copy of the output, read by logs and saved on removal: capped
+            # so a chatty process cannot fill the disk before paas ever sees its log.
+            log_config=CONTAINER_LOG_CONFIG,
+        )
 
 
 @dataclass(frozen=True)
@@ -157,56 +210,33 @@ class DockerContainers(DockerConnection):
         return found
 
     def start(self, spec: ContainerSpec, restart_retries: int = 5) -> RunningInstance:
-        """Create and start the container for ``spec`` (replacing a stopped one of that name)."""
-        self.ensure_network()
+        """Create and start the container for ``spec`` (replacing a stopped one of that name).
+
+        Its networks must exist (``ensure_app_network``). Raises UserError(image_missing),
+        PlatformError(container_start_failed / host_mount_refused).
+        """
         self._remove_by_name(spec.name)
-        labels = {
-            **spec.labels,
-            LABEL_HOME: self.home,
-            LABEL_APP: spec.app,
-            LABEL_RELEASE: str(spec.release),
-            LABEL_PROCESS: spec.process_type,
-            LABEL_INSTANCE: str(spec.instance),
-            LABEL_SPEC: spec.spec_hash,
-        }
-        env = dict(spec.env)
-        kwargs: dict[str, Any] = {}
+        kwargs = spec.create_kwargs(self.home, restart_retries)
         if spec.publish:
-            env["PORT"] = str(CONTAINER_PORT)
-            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
-        if spec.mem_limit:
-            kwargs["mem_limit"] = spec.mem_limit
-        if spec.nano_cpus:
-            kwargs["nano_cpus"] = spec.nano_cpus
-        if spec.publish:
-            # Other apps' containers reach a web process by its app's name.
+            # Containers of apps linked to this one reach its web process by the app's name.
             kwargs["networking_config"] = {
-                APP_NETWORK: self.client.api.create_endpoint_config(aliases=[spec.app])
+                spec.network: self.client.api.create_endpoint_config(aliases=[spec.app])
             }
-        # Passing the command as argv to a shell keeps the Procfile's shell syntax ($PORT, &&)
-        # without ever building a shell string from config values: those go through env.
-        command = ["/bin/sh", "-c", spec.command] if spec.command else None
         try:
-            container = self.client.containers.create(
-                spec.image,
-                command=command,
-                name=spec.name,
-                environment=env,
-                labels=labels,
-                detach=True,
-                network=APP_NETWORK,
-                restart_policy={"Name": "on-failure", "MaximumRetryCount": restart_retries},
-                # Docker's own copy of the output, read by logs and saved on removal: capped
-                # so a chatty process cannot fill the disk before paas ever sees its log.
-                log_config=CONTAINER_LOG_CONFIG,
-                volumes=spec.volumes or None,
-                **kwargs,
-            )
-            container.start()
-            container.reload()
+            container = self.client.containers.create(spec.image, **kwargs)
         except docker.errors.ImageNotFound as error:
             raise UserError(f"image {spec.image} is missing", code="image_missing") from error
         except docker.errors.APIError as error:
+            raise PlatformError(f"could not start {spec.name}: {error.explanation or error}",
+                                code="container_start_failed") from error
+        try:
+            for network in spec.linked_networks:
+                self.client.networks.get(network).connect(container)
+            container.start()
+            container.reload()
+        except docker.errors.APIError as error:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
             raise PlatformError(f"could not start {spec.name}: {error.explanation or error}",
                                 code="container_start_failed") from error
         return RunningInstance(container, spec.app, spec.release, spec.process_type,

@@ -8,16 +8,19 @@ callers do. Its parts live beside it, one idea each:
 - ``docker_client``: the connection, the labels and names paas gives Docker objects;
 - ``docker_images``: BuildKit builds and image operations;
 - ``docker_containers``: app containers (one per process instance), their logs and volumes;
-- ``docker_oneoffs``: one-off containers (the release phase, ``run``).
+- ``docker_oneoffs``: one-off containers (the release phase, ``run``);
+- ``docker_networks``: one network per app;
+- ``confinement``: the flags and limits every app container is created with.
 """
 
 from paas.runtime.docker_containers import DockerContainers
 from paas.runtime.docker_images import BuildFailed, BuildTimedOut, DockerImages
+from paas.runtime.docker_networks import DockerNetworks
 from paas.runtime.docker_oneoffs import DockerOneOffs
 
 # The builders (paas.build) catch these where they call build_image.
 __all__ = ["BuildFailed", "BuildTimedOut", "DockerEngine"]
 
 
-class DockerEngine(DockerImages, DockerContainers, DockerOneOffs):
+class DockerEngine(DockerImages, DockerContainers, DockerOneOffs, DockerNetworks):
     """Docker Engine for one paas installation (``home``)."""

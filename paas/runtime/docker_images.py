@@ -19,6 +19,7 @@ from pathlib import Path
 import docker.errors
 
 from paas.errors import UserError
+from paas.runtime.build_limits import BuildCgroup, limit_hit, limit_hit_in_output
 from paas.runtime.docker_client import DockerConnection, reported
 from paas.runtime.lines import split_lines
 
@@ -88,11 +89,20 @@ class DockerImages(DockerConnection):
         if self.base_url:
             env["DOCKER_HOST"] = self.base_url
         tail: list[str] = []
+        cgroup = BuildCgroup()
+        before = cgroup.counters()
         returncode = self._stream_process(argv, env, log, timeout, tail)
         if returncode is None:
             raise BuildTimedOut(f"build timed out after {int(timeout)} seconds and was stopped")
         if returncode != 0:
             reason = next((line for line in reversed(tail) if line.strip()), "docker build failed")
+            # The ceilings are shared by every build on this dockerd, so one hit meanwhile is
+            # most likely, not surely, this build's: said as the likely cause, beside the output.
+            why = limit_hit(before, cgroup.counters(), self.build_memory, self.build_pids) \
+                or limit_hit_in_output(tail, self.build_memory, self.build_pids)
+            if why:
+                log(f" !     {why}")
+                reason = f"{why}; {reason}"
             raise BuildFailed(f"image build failed: {reason}")
         return reported(self.client.images.get(tag).id, f"id for image {tag}")
 
@@ -157,7 +167,10 @@ class DockerImages(DockerConnection):
         Raises UserError(image_missing) if the image does not exist.
         """
         try:
-            container = self.client.containers.create(ref, command=["true"], entrypoint=[])
+            # Never started; confined all the same, and on no network.
+            container = self.client.containers.create(
+                ref, command=["true"], entrypoint=[], network_disabled=True,
+                cap_drop=["ALL"], security_opt=["no-new-privileges:true"])
         except docker.errors.ImageNotFound as error:
             raise UserError(f"image {ref} is missing", code="image_missing") from error
         try:

@@ -17,8 +17,8 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from paas.errors import PlatformError, UserError
+from paas.runtime.confinement import ContainerLimits, confined_create_kwargs
 from paas.runtime.docker_client import (
-    APP_NETWORK,
     LABEL_APP,
     LABEL_HOME,
     LABEL_ONEOFF,
@@ -44,6 +44,33 @@ class OneOffSpec:
     kind: str  # "release" or "run"; part of the name and the label
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     mem_limit: str | None = None
+    nano_cpus: int | None = None
+    pids_limit: int | None = None
+    read_only_rootfs: bool = False
+    # As for the app's containers: its own network, and those of the apps it is linked to.
+    network: str = ""
+    linked_networks: tuple[str, ...] = ()
+
+    def create_kwargs(self, home: str, timeout: float) -> dict[str, Any]:
+        """``containers.create`` keyword arguments for this one-off, confined like the app's
+        containers (see ``paas.runtime.confinement``); its name is random.
+
+        Raises PlatformError(host_mount_refused / no_network).
+        """
+        if not self.network:
+            raise PlatformError(f"the {self.kind} container of {self.app} has no network",
+                                code="no_network")
+        labels = {LABEL_HOME: home, LABEL_APP: self.app, LABEL_ONEOFF: self.kind,
+                  LABEL_RELEASE: str(self.release),
+                  LABEL_ONEOFF_TIMEOUT: str(math.ceil(timeout))}
+        limits = ContainerLimits(memory=self.mem_limit, nano_cpus=self.nano_cpus,
+                                 pids=self.pids_limit, read_only_rootfs=self.read_only_rootfs)
+        return dict(
+            confined_create_kwargs(limits, self.volumes),
+            command=["/bin/sh", "-c", self.command],
+            name=f"paas.{self.app}.{self.kind}.{os.urandom(4).hex()}.v{self.release}",
+            environment=dict(self.env), labels=labels, detach=True, network=self.network,
+        )
 
 
 class DockerOneOffs(DockerConnection):
@@ -56,20 +83,9 @@ class DockerOneOffs(DockerConnection):
         Output lines go to ``log`` as they come. The container is always removed. Raises
         UserError(image_missing) or PlatformError(container_start_failed).
         """
-        self.ensure_network()
-        labels = {LABEL_HOME: self.home, LABEL_APP: spec.app, LABEL_ONEOFF: spec.kind,
-                  LABEL_RELEASE: str(spec.release),
-                  LABEL_ONEOFF_TIMEOUT: str(math.ceil(timeout))}
-        name = f"paas.{spec.app}.{spec.kind}.{os.urandom(4).hex()}.v{spec.release}"
-        kwargs: dict[str, Any] = {}
-        if spec.mem_limit:
-            kwargs["mem_limit"] = spec.mem_limit
+        kwargs = spec.create_kwargs(self.home, timeout)
         try:
-            container = self.client.containers.create(
-                spec.image, command=["/bin/sh", "-c", spec.command], name=name,
-                environment=dict(spec.env), labels=labels, detach=True, network=APP_NETWORK,
-                volumes=spec.volumes or None, **kwargs,
-            )
+            container = self.client.containers.create(spec.image, **kwargs)
         except docker.errors.ImageNotFound as error:
             raise UserError(f"image {spec.image} is missing", code="image_missing") from error
         except docker.errors.APIError as error:
@@ -79,6 +95,8 @@ class DockerOneOffs(DockerConnection):
         output: list[str] = []
         try:
             try:
+                for network in spec.linked_networks:
+                    self.client.networks.get(network).connect(container)
                 container.start()
             except docker.errors.APIError as error:
                 raise PlatformError(f"could not start the {spec.kind} container: "

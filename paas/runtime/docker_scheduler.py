@@ -117,6 +117,8 @@ class DockerScheduler:
         self.router.remove_route(app)
         for instance in self.engine.instances(app):
             self._remove(instance, grace_seconds=self.drain_seconds)
+        with docker_errors_as_platform_errors():
+            self.engine.remove_app_network(app)
 
     def remove_orphans(self, known_apps: set[str]) -> list[str]:
         removed = []
@@ -125,6 +127,8 @@ class DockerScheduler:
                 logger.info("removing orphan container %s", instance.container.name)
                 self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
                 removed.append(reported(instance.container.name, "container name"))
+        with docker_errors_as_platform_errors():
+            removed += self.engine.remove_orphan_networks(known_apps)
         return removed
 
     def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:
@@ -193,6 +197,7 @@ class DockerScheduler:
 
         for volume_name in desired.volumes:
             self.engine.ensure_volume(volume_name, desired.app)
+        self._ensure_networks(desired)
 
         started: list[RunningInstance] = []
         try:
@@ -233,16 +238,22 @@ class DockerScheduler:
         volumes (not its ports or routes). Raises what DockerEngine.run_once raises."""
         for volume_name in desired.volumes:
             self.engine.ensure_volume(volume_name, desired.app)
+        self._ensure_networks(desired)
+        limits = desired.default_limits
         spec = OneOffSpec(
             app=desired.app, release=desired.release, image=desired.image, command=command,
             env={**desired.base_env(), "DYNO": f"{kind}.1"}, kind=kind,
-            volumes=desired.volumes,
+            volumes=desired.volumes, mem_limit=limits.get("memory"),
+            nano_cpus=limits.get("nano_cpus"), pids_limit=limits.get("pids"),
+            read_only_rootfs=desired.read_only_rootfs,
+            network=self.engine.app_network(desired.app),
+            linked_networks=self._linked_networks(desired),
         )
         return self.engine.run_once(spec, timeout=timeout, log=log)
 
     def _spec(self, desired: DesiredApp, process_type: str, number: int,
               name_suffix: str = "") -> ContainerSpec:
-        limits = desired.limits.get(process_type, {})
+        limits = desired.limits_of(process_type)
         return ContainerSpec(
             app=desired.app,
             release=desired.release,
@@ -254,9 +265,24 @@ class DockerScheduler:
             publish=process_type == "web",
             mem_limit=limits.get("memory"),
             nano_cpus=limits.get("nano_cpus"),
+            pids_limit=limits.get("pids"),
+            read_only_rootfs=desired.read_only_rootfs,
             volumes=desired.volumes,
+            network=self.engine.app_network(desired.app),
+            linked_networks=self._linked_networks(desired),
             name_suffix=name_suffix,
         )
+
+    def _linked_networks(self, desired: DesiredApp) -> tuple[str, ...]:
+        return tuple(sorted(self.engine.app_network(other) for other in desired.links
+                            if other != desired.app))
+
+    def _ensure_networks(self, desired: DesiredApp) -> None:
+        """The app's network and those of the apps it is linked to (made if a linked app has
+        not deployed yet, so that its containers join the network the link points at)."""
+        with docker_errors_as_platform_errors():
+            for app in sorted({desired.app, *desired.links}):
+                self.engine.ensure_app_network(app)
 
     def _wait_healthy(self, instance: RunningInstance, desired: DesiredApp,
                       log: Log) -> None:

@@ -39,6 +39,7 @@ class Limits(TypedDict, total=False):
 
     memory: str  # like "256m"
     nano_cpus: int  # a billionth of a CPU each
+    pids: int  # processes and threads
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,21 @@ class DesiredApp:
     quantities: dict[str, int]
     hostnames: tuple[str, ...]
     healthchecks: tuple[HealthCheck, ...] = ()
-    # Per process type: {"memory": "256m", "nano_cpus": 500_000_000}.
+    # Per process type: {"memory": "256m", "nano_cpus": 500_000_000, "pids": 256}.
     limits: dict[str, Limits] = field(default_factory=dict)
+    # The limits of one-off containers (release phase, ``run``) and of any process type
+    # missing from ``limits``.
+    default_limits: Limits = field(default_factory=lambda: Limits())
     # Volume name -> {"bind": mount path, "mode": "rw"}; created if missing.
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The apps whose containers this app's containers may reach (by app name): linked
+    # explicitly. Without a link no app reaches another.
+    links: tuple[str, ...] = ()
+    read_only_rootfs: bool = False
+
+    def limits_of(self, process_type: str) -> Limits:
+        """The limits of ``process_type``'s containers (the defaults where none are set)."""
+        return self.limits.get(process_type, self.default_limits)
 
     def base_env(self) -> dict[str, str]:
         """The config plus what paas tells every process about itself."""
@@ -201,11 +213,13 @@ class Scheduler(Protocol):
         ...
 
     def remove_app(self, app: str) -> None:
-        """Remove ``app``'s route and every instance of it."""
+        """Remove ``app``'s route, every instance of it and its network (from the containers
+        of apps linked to it too)."""
         ...
 
     def remove_orphans(self, known_apps: set[str]) -> list[str]:
-        """Remove the instances of apps not in ``known_apps``; return what was removed."""
+        """Remove the instances and networks of apps not in ``known_apps``; return what was
+        removed."""
         ...
 
     def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float) -> list[str]:

@@ -132,11 +132,13 @@ def test_memory_and_cpu_limits_apply_per_process_type(stack, app):
     bad = stack.paas("ps:resize", "web", "--memory", "5m", "-a", app)
     assert cli_error(bad)[1] == "invalid_limit"
     resources = stack.api("GET", f"/apps/{app}/formation").json()["resources"]
-    assert resources["web"] == {"memory": "128m", "cpus": 0.5}
-    assert resources["worker"] == {"memory": None, "cpus": None}
+    assert resources["web"] == {"memory": "128m", "cpus": 0.5, "effective": {
+        "memory": "128m", "cpus": 0.5, "pids": 256, "read_only_rootfs": False}}
+    # No limit of its own: the default memory limit (PAAS_DEFAULT_MEMORY).
+    assert resources["worker"]["effective"]["memory"] == "512m"
     assert inspect(app, "web", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}") \
         == f"{128 * 1024 * 1024} 500000000"
-    assert inspect(app, "worker", "{{.HostConfig.Memory}}") == "0"
+    assert inspect(app, "worker", "{{.HostConfig.Memory}}") == str(512 * 1024 * 1024)
     assert containers(app) == ["web.1", "worker.1"]
     assert stack.get(app).status == 200
 

@@ -16,13 +16,17 @@ def test_collaborator_sets_and_clears_limits_of_a_process_type(users, app, platf
     api = api_for(users.collaborator)
     response = api.call("PATCH", "/apps/shop/formation/web", {"memory": "256m", "cpus": 0.5})
     assert response.status_code == 200, response.json()
-    assert response.json()["resources"] == {"web": {"memory": "256m", "cpus": 0.5}}
+    assert response.json()["resources"] == {"web": {
+        "memory": "256m", "cpus": 0.5,
+        "effective": {"memory": "256m", "cpus": 0.5, "pids": 256, "read_only_rootfs": False}}}
     web = app.formations.get(process_type="web")
     assert (web.memory_limit, web.cpu_limit) == ("256m", 0.5)
     assert platform.scheduler.converged[-1].limits == {
-        "web": {"memory": "256m", "nano_cpus": 500_000_000}}
+        "web": {"memory": "256m", "nano_cpus": 500_000_000, "pids": 256}}
     cleared = api.call("PATCH", "/apps/shop/formation/web", {"memory": ""})
-    assert cleared.json()["resources"]["web"] == {"memory": None, "cpus": 0.5}
+    assert cleared.json()["resources"]["web"] == {
+        "memory": None, "cpus": 0.5,
+        "effective": {"memory": "512m", "cpus": 0.5, "pids": 256, "read_only_rootfs": False}}
     assert api.call("GET", "/apps/shop/formation").json()["resources"]["web"]["memory"] is None
 
 

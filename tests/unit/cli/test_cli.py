@@ -99,7 +99,8 @@ def test_ps_and_ps_scale(terminal, users, shop):
     assert scaled.err.splitlines()[-1] == "done, now web=2 worker=1"
     ps = owner("ps", "-a", "shop")
     assert "Formation: web=2 worker=1" in ps.out
-    assert [line.split()[0] for line in ps.out.splitlines()[2:]] == [
+    instances = ps.out.split("\n\n")[1]
+    assert [line.split()[0] for line in instances.splitlines()[1:]] == [
         "web.1", "web.2", "worker.1"]
 
 
@@ -245,10 +246,15 @@ def test_ps_resize_sets_and_clears_limits(terminal, users, shop, platform):
     assert resized.err.splitlines()[0] == \
         "Resizing web of shop to memory 256m, cpus 0.5..."
     assert resized.err.splitlines()[-1] == "done, web: memory 256m, cpus 0.5"
-    assert "Limits: web: memory 256m, cpus 0.5" in owner("ps", "-a", "shop").out
+    limits = owner("ps", "-a", "shop").out.splitlines()[1:3]
+    assert [line.split() for line in limits] == [
+        ["TYPE", "MEMORY", "CPUS", "PIDS", "ROOT", "FS"],
+        ["web", "256m", "0.5", "256", "writable"]]
     assert platform.scheduler.converged[-1].limits["web"]["memory"] == "256m"
     cleared = owner("ps:resize", "web", "--memory", "none", "-a", "shop")
-    assert cleared.err.splitlines()[-1] == "done, web: memory unlimited, cpus 0.5"
+    assert cleared.err.splitlines()[-1] == "done, web: memory 512m (default), cpus 0.5"
+    web = owner("ps", "-a", "shop").out.splitlines()[2]
+    assert web.split() == ["web", "512m", "(default)", "0.5", "256", "writable"]
     bad = owner("ps:resize", "web", "--memory", "lots", "-a", "shop")
     assert bad.code == 1 and bad.err.rstrip().endswith("(invalid_limit)")
     assert owner("ps:resize", "web", "-a", "shop").code == 1

@@ -55,6 +55,26 @@ class FakeDocker:
     oneoffs: list = field(default_factory=list)
     volumes: set = field(default_factory=set)
     saved_logs: dict = field(default_factory=dict)
+    networks: set = field(default_factory=set)
+
+    def app_network(self, app: str) -> str:
+        return f"paas-fake-{app}"
+
+    def ensure_app_network(self, app: str) -> str:
+        self.networks.add(self.app_network(app))
+        return self.app_network(app)
+
+    def remove_app_network(self, app: str) -> bool:
+        if self.app_network(app) not in self.networks:
+            return False
+        self.networks.discard(self.app_network(app))
+        return True
+
+    def remove_orphan_networks(self, known_apps: set) -> list:
+        orphans = sorted(n for n in self.networks
+                         if n.removeprefix("paas-fake-") not in known_apps)
+        self.networks -= set(orphans)
+        return orphans
 
     def add(self, app: str, release: int, process_type: str, instance: int,
             spec_hash: str = "", **state) -> FakeContainer:

@@ -79,7 +79,8 @@ def test_run_once_labels_its_container_with_its_timeout():
 
     with pytest.raises(PlatformError):
         engine.run_once(OneOffSpec(app="shop", release=3, image="paas/shop:v3",
-                                   command="true", env={}, kind="run"), timeout=299.5)
+                                   command="true", env={}, kind="run",
+                                   network="paas-0123abcd-shop"), timeout=299.5)
 
     assert created["labels"]["paas.oneoff.timeout"] == "300"
     assert created["labels"]["paas.oneoff"] == "run"
