@@ -52,6 +52,13 @@ class HttpAnswer:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    password: str
+    token: str
+
+
 @dataclass
 class Stack:
     home: Path
@@ -174,25 +181,15 @@ class Stack:
         return http_request(f"{self.control_url}/api{path}", method=method, data=data,
                             headers=headers, timeout=900)
 
-    def create_user(self, username: str, password: str) -> str:
-        """A plain (non-staff) user in the stack's database; returns a new API token of theirs.
-
-        No CLI or API verb creates users yet (a later issue adds ``paas users:add``), so this
-        one operator step goes through ``manage.py shell``. The names arrive as environment
-        variables, never pasted into the code.
-        """
-        code = ("import os\n"
-                "from django.contrib.auth import get_user_model\n"
-                "from paas.core.accounts import create_token\n"
-                "user = get_user_model().objects.create_user(\n"
-                "    os.environ['NEW_USERNAME'], password=os.environ['NEW_PASSWORD'])\n"
-                "print(create_token(user))\n")
-        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code],
-                                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
-                                env={**self.env, "NEW_USERNAME": username,
-                                     "NEW_PASSWORD": password})
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip().splitlines()[-1]
+    def create_user(self, username: str) -> "NewUser":
+        """A plain (non-staff) user, made as an operator makes one: ``paas users:add`` (which
+        prints a one-time password), then ``paas tokens:create --user`` (which prints a
+        token), each alone on its last line."""
+        added = self.paas("users:add", username)
+        assert added.returncode == 0, added.stderr
+        token = self.paas("tokens:create", "e2e", "--user", username)
+        assert token.returncode == 0, token.stderr
+        return NewUser(username, added.stdout.splitlines()[-1], token.stdout.splitlines()[-1])
 
     # --- git -----------------------------------------------------------------------------
 

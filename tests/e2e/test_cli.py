@@ -131,7 +131,7 @@ def test_domains_add_routes_the_domain(stack, cli_home, deployed):
 def test_collaborator_may_change_but_outsider_sees_nothing(stack, cli_home, deployed):
     url = f"http://127.0.0.1:{stack.control_port}"
     for role in ("collaborator", "outsider"):
-        token = stack.create_user(f"cli-{role}", f"{role}-pass-1")
+        token = stack.create_user(f"cli-{role}").token
         login = paas(cli_home, "login", "--url", url, "--username", f"cli-{role}",
                      f"--token={token}", who=role)
         assert login.returncode == 0, login.stderr

@@ -235,8 +235,8 @@ def test_screenshots_of_the_apps_list_and_app_page(admin_page, stack, hello, wid
 
 def test_an_outsider_sees_nothing_of_the_app(browser, stack, hello):
     app, _ = hello
-    stack.create_user("outsider", "outsider-pass-1")
-    page = log_in(browser, stack, "outsider", "outsider-pass-1")
+    outsider = stack.create_user("outsider")
+    page = log_in(browser, stack, "outsider", outsider.password)
     try:
         assert app not in page.content()
         response = page.goto(f"http://127.0.0.1:{stack.control_port}/apps/{app}/")

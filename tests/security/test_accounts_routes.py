@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from paas.core import actions, applications
+from paas.core import actions, applications, links
 from paas.core.accounts import create_token
 from paas.core.models import App, Build, Volume
 from tests.unit.api.helpers import api_for
@@ -38,15 +38,17 @@ def app_routes(namespace: str) -> list[str]:
 
 @pytest.fixture
 def shop(app, users, platform, settings):
-    """The app with one of everything a route can name: build, action, domain, volume."""
+    """The app with one of everything a route can name: build, action, domain, volume, link."""
     build = Build.objects.create(app=app, commit_sha="a" * 40, branch="main",
                                  status=Build.Status.SUCCEEDED)
     action = actions.start_config_change(app, users.owner, {"GREETING": "hi"}, [])
     applications.add_domain(app, "shop.example.com")
     Volume.objects.create(app=app, name="data", mount_path="/data")
+    blog = applications.create_app("blog", users.owner)
+    links.link(app, "blog", users.owner)
     return {"name": "shop", "build_id": str(build.pk), "action_id": action.id,
             "process_type": "web", "volume": "data", "hostname": "shop.example.com",
-            "username": "collaborator"}
+            "username": "collaborator", "target": blog.name}
 
 
 def fill(route: str, values: dict) -> str:

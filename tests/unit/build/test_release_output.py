@@ -99,7 +99,7 @@ def test_it_rejects_default_process_types_that_are_not_a_mapping(text):
     (b"default_process_types:\n  web:\n", "process type 'web' needs a command, got None"),
     (b"default_process_types:\n  web: 8080\n", "process type 'web' needs a command, got 8080"),
     (b"default_process_types:\n  web: [a, b]\n", "process type 'web' needs a command"),
-    (b"default_process_types: {1: ./serve}\n", "process type 1 is not a name"),
+    (b"default_process_types: {1: ./serve}\n", "1 is not a process type name"),
 ])
 def test_it_rejects_process_types_that_are_not_names_and_commands(text, problem):
     with pytest.raises(UserError) as raised:

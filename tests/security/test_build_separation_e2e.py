@@ -24,7 +24,7 @@ def victim(stack, tmp_path_factory):
 def outsider(stack):
     """Another tenant, pushing with their own token."""
     name = unique_app_name("outsider")
-    return name, stack.create_user(name, "outsider-pass-1")
+    return name, stack.create_user(name).token
 
 
 def attacker_repo(tmp_path, dockerfile: str):
