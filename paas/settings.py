@@ -92,6 +92,8 @@ PAAS_LOGIN_WINDOW_SECONDS = env_int("PAAS_LOGIN_WINDOW_SECONDS", 300, 1, 86_400)
 PAAS_MAX_PUSH_BYTES = env_int("PAAS_MAX_PUSH_BYTES", 500 * 1024**2, 1024, 2**40)
 PAAS_MAX_OBJECT_BYTES = env_int("PAAS_MAX_OBJECT_BYTES", 100 * 1024**2, 1024, 2**40)
 PAAS_GIT_READ_TIMEOUT = env_int("PAAS_GIT_READ_TIMEOUT", 60, 1, 3600)
+# ...and how long the whole body may take to arrive (a 500 MiB push at 150 kB/s).
+PAAS_GIT_PUSH_TIMEOUT = env_int("PAAS_GIT_PUSH_TIMEOUT", 3600, 10, 86_400)
 
 # Made private where they hold tenants' code and logs; PAAS_HOME itself only traversable, so
 # the unprivileged service user reaches its own directory in it (Redis's). Existing

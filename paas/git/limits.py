@@ -1,4 +1,4 @@
-"""The bounds on what a push may send: its size, its objects' sizes, and how long it may stall.
+"""The bounds on what a push may send: its size, its objects' sizes, and how long it may take.
 
 A push's body reaches dulwich through ``BoundedBody``, which counts the bytes actually read
 (a chunked body has no Content-Length to trust) both as they arrive and, for a gzip body, as
@@ -10,24 +10,14 @@ reports as a failed unpack, which moves no ref (see ``paas.git.quarantine``).
 
 import gzip
 import io
+import time
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class PushLimits:
-    """``max_push_bytes``: the most a request body may hold, decompressed (and sent);
-    ``max_object_bytes``: the largest object a pack may hold, uncompressed;
-    ``read_timeout``: seconds a read of the body may wait for the client."""
-
-    max_push_bytes: int
-    max_object_bytes: int
-    read_timeout: float
 
 
 class PushRefused(OSError):
@@ -38,15 +28,25 @@ class BoundedBody:
     """A request body that refuses to yield more than ``limit`` bytes and turns a stalled,
     truncated or corrupt body into PushRefused."""
 
-    def __init__(self, raw: Readable, limit: int, gzipped: bool = False) -> None:
+    def __init__(self, raw: Readable, limit: int, gzipped: bool = False,
+                 within_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self._raw = _Counted(raw, limit)
         self._stream: Readable = (gzip.GzipFile(fileobj=self._raw, mode="rb") if gzipped
                                   else self._raw)
         self.bytes_read = 0
+        # A client that sends a byte now and then never trips the per-read timeout: the
+        # whole body must arrive within this many seconds.
+        self.within_seconds = within_seconds
+        self._clock = clock
+        self._deadline = None if within_seconds is None else clock() + within_seconds
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (all that is left for -1). Raises PushRefused."""
+        if self._deadline is not None and self._clock() > self._deadline:
+            raise PushRefused(f"the push took longer than {self.within_seconds:g} seconds to "
+                              "send (PAAS_GIT_PUSH_TIMEOUT); the push was abandoned")
         if size is None or size < 0:
             size = self.limit + 1 - self.bytes_read
         try:

@@ -96,7 +96,8 @@ def _request_body(request: HttpRequest) -> BoundedBody:
         # the next request on the connection.
         client.settimeout(settings.PAAS_GIT_READ_TIMEOUT)
     return BoundedBody(request.META["wsgi.input"], settings.PAAS_MAX_PUSH_BYTES,
-                       gzipped=encoding == "gzip")
+                       gzipped=encoding == "gzip",
+                       within_seconds=settings.PAAS_GIT_PUSH_TIMEOUT)
 
 
 def _handler(service: str, app, user, proto: ReceivableProtocol, **kwargs):

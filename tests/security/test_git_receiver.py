@@ -321,3 +321,26 @@ def test_it_refuses_a_body_in_an_encoding_it_cannot_bound(client, users):
 
     assert response.status_code == 415
     assert b"unsupported Content-Encoding" in response.content
+
+
+def test_a_client_that_trickles_its_push_is_cut_off_at_the_overall_bound():
+    from paas.git.limits import PushRefused
+
+    now = [0.0]
+
+    class Trickle:
+        """A byte at a time, each one just inside the per-read timeout."""
+
+        def read(self, size: int = -1, /) -> bytes:
+            now[0] += 59
+            return b"0"
+
+    body = BoundedBody(Trickle(), BIG, within_seconds=3600, clock=lambda: now[0])
+    received = 0
+    with pytest.raises(PushRefused) as raised:
+        for _ in range(1000):
+            received += len(body.read(1))
+
+    assert "longer than 3600 seconds" in str(raised.value)
+    assert "PAAS_GIT_PUSH_TIMEOUT" in str(raised.value)
+    assert received == 62  # every read that began within the hour; the next is refused
