@@ -34,14 +34,23 @@ MAX_CONFIG_VALUE_BYTES = 32 * 1024
 MAX_CONFIG_BYTES = 256 * 1024
 
 
+# An app's images are paas/<app>:vN. These repositories are paas's own (the stack images
+# every build starts from, the control plane's image), so no app may be called so.
+RESERVED_APP_NAMES = frozenset({"stack", "stack-base", "controlplane"})
+
+
 def validate_app_name(name: str) -> str:
-    """Return ``name`` if it is a valid app name; raise UserError(invalid_app_name) otherwise."""
+    """Return ``name`` if it is a valid app name; raise UserError(invalid_app_name) otherwise,
+    also for the names paas keeps for its own images."""
     if not isinstance(name, str) or not APP_NAME_RE.fullmatch(name):
         raise UserError(
             f"invalid app name {name!r}: use 1-30 characters, lowercase letters, digits and "
             "dashes, starting with a letter",
             code="invalid_app_name",
         )
+    if name in RESERVED_APP_NAMES:
+        raise UserError(f"invalid app name {name!r}: paas keeps it for its own images "
+                        f"(paas/{name})", code="invalid_app_name")
     return name
 
 

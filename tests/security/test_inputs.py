@@ -392,3 +392,13 @@ def test_it_refuses_a_buildpack_process_type_a_procfile_could_not_name(output):
         parse_release_output(output)
 
     assert raised.value.code == "invalid_release_output"
+
+
+@pytest.mark.parametrize("name", ["stack", "stack-base", "controlplane"])
+def test_it_refuses_an_app_named_after_paas_own_images(name, users):
+    with pytest.raises(UserError) as raised:
+        applications.create_app(name, users.owner)
+
+    assert raised.value.code == "invalid_app_name"
+    assert f"paas/{name}" in str(raised.value)
+    assert not App.objects.filter(name=name).exists()
