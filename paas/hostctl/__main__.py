@@ -28,7 +28,7 @@ def _setup_django() -> None:
     django.setup()
 
 
-def _stack():
+def _stack(service_user: bool = True):
     from django.conf import settings
 
     from paas.hostctl.supervisor import StackSettings
@@ -46,7 +46,7 @@ def _stack():
         worker_concurrency=settings.PAAS_WORKER_CONCURRENCY,
         build_concurrency=settings.PAAS_BUILD_CONCURRENCY,
         nginx_binary=settings.PAAS_NGINX_BINARY, env=env,
-        service_user=ensure_service_user(settings.PAAS_HOME),
+        service_user=ensure_service_user(settings.PAAS_HOME) if service_user else None,
         redis_max_memory=settings.PAAS_REDIS_MAX_MEMORY,
     )
 
@@ -176,11 +176,16 @@ def init(args) -> None:
     from django.conf import settings
 
     from paas.core.platform import platform
+    from paas.hostctl.supervisor import redis_config, write_private
 
     for subdir in ("run", "logs", "redis"):
         (settings.PAAS_HOME / subdir).mkdir(parents=True, exist_ok=True)
     credentials = ensure_database_and_admin(settings.PAAS_HOME)
     platform().router.write_main_config()
+    # docker-compose's Redis reads its configuration (and password) from here.
+    stack = _stack(service_user=False)
+    if stack.local_redis_port() is not None:
+        write_private(stack.redis_config_path, redis_config(stack))
     if credentials["new"]:
         print(f"paas: admin user {credentials['username']!r}, password "
               f"{credentials['password']!r}, API token {credentials['token']} "
