@@ -167,10 +167,14 @@ def test_a_volume_added_in_the_browser_is_mounted(admin_page, stack, hello):
     assert page.locator("li[data-volume='uploads']").is_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "action-outcome.png"))
+    containers = web_containers(app)
     mounts = subprocess.run(["docker", "inspect", "--format",
                              "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
-                             *web_containers(app)], capture_output=True, text=True, check=True)
-    assert mounts.stdout.split() == [f"paas-{app}-uploads:/srv/uploads"] * 2
+                             *containers], capture_output=True, text=True, check=True)
+    # paas-<app>_<app uid>_<volume>, the same volume in every web container.
+    found = mounts.stdout.split()
+    assert len(found) == len(containers) and len(set(found)) == 1, found
+    assert re.fullmatch(rf"paas-{app}_[0-9a-f]{{12}}_uploads:/srv/uploads", found[0]), found
 
 
 def newest_build(stack, app: str) -> dict | None:
