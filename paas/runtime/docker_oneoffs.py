@@ -9,6 +9,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,25 @@ class DockerOneOffs(DockerConnection):
         ``grace_seconds`` (``run_once``'s own kill and clean-up) has no one waiting for it.
         """
         now = time.time() if now is None else now
+
+        def stale(labels: dict[str, str], created: float) -> bool:
+            try:
+                timeout = float(labels.get(LABEL_ONEOFF_TIMEOUT, default_timeout))
+            except ValueError:
+                timeout = default_timeout
+            return now - created > timeout + grace_seconds
+
+        return self._remove_oneoffs(stale, "stale")
+
+    def remove_orphan_oneoffs(self, known_apps: set[str]) -> list[str]:
+        """Remove this installation's one-off containers of apps not in ``known_apps`` (a
+        release phase whose worker died before its app was destroyed); return their names."""
+        return self._remove_oneoffs(
+            lambda labels, created: labels.get(LABEL_APP) not in known_apps, "orphan")
+
+    def _remove_oneoffs(self, unwanted: Callable[[dict[str, str], float], bool],
+                        why: str) -> list[str]:
+        """Remove the one-off containers for which ``unwanted(labels, created)`` holds."""
         # Sparse: one listing, no inspect per container; labels and the creation time (Unix
         # seconds) are in the listing itself.
         containers = self.client.containers.list(
@@ -138,11 +158,7 @@ class DockerOneOffs(DockerConnection):
         removed = []
         for container in containers:
             labels = container.attrs.get("Labels") or {}
-            try:
-                timeout = float(labels.get(LABEL_ONEOFF_TIMEOUT, default_timeout))
-            except ValueError:
-                timeout = default_timeout
-            if now - float(container.attrs.get("Created") or now) <= timeout + grace_seconds:
+            if not unwanted(labels, float(container.attrs.get("Created") or time.time())):
                 continue
             name = (container.attrs.get("Names") or [container.id])[0].lstrip("/")
             try:
@@ -150,7 +166,7 @@ class DockerOneOffs(DockerConnection):
             except docker.errors.NotFound:
                 continue
             except docker.errors.APIError as error:
-                logger.warning("stale one-off %s not removed: %s", name, error)
+                logger.warning("%s one-off %s not removed: %s", why, name, error)
                 continue
             removed.append(name)
         return removed

@@ -128,6 +128,7 @@ class DockerScheduler:
                 self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
                 removed.append(reported(instance.container.name, "container name"))
         with docker_errors_as_platform_errors():
+            removed += self.engine.remove_orphan_oneoffs(known_apps)
             removed += self.engine.remove_orphan_networks(known_apps)
         return removed
 

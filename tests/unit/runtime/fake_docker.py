@@ -70,6 +70,9 @@ class FakeDocker:
         self.networks.discard(self.app_network(app))
         return True
 
+    def remove_orphan_oneoffs(self, known_apps: set) -> list:
+        return []  # this fake runs one-offs to completion at once
+
     def remove_orphan_networks(self, known_apps: set) -> list:
         orphans = sorted(n for n in self.networks
                          if n.removeprefix("paas-fake-") not in known_apps)

@@ -58,6 +58,19 @@ def test_it_removes_only_one_offs_older_than_their_timeout_and_grace():
     assert set(call["filters"]["label"]) == {"paas.home=/srv/paas", "paas.oneoff"}
 
 
+def test_one_offs_of_apps_that_no_longer_exist_go_whatever_their_age():
+    orphan = FakeOneOff("paas.shop.release.ff.v2", age=5, timeout="600")
+    kept = FakeOneOff("paas.shop.release.gg.v2", age=5, timeout="600")
+    kept.attrs["Labels"]["paas.app"] = "blog"
+    engine, calls = engine_with(orphan, kept)
+
+    removed = engine.remove_orphan_oneoffs(known_apps={"blog"})
+
+    assert removed == ["paas.shop.release.ff.v2"]
+    assert orphan.removed and not kept.removed
+    assert set(calls[0]["filters"]["label"]) == {"paas.home=/srv/paas", "paas.oneoff"}
+
+
 def test_a_one_off_removed_meanwhile_is_not_reported():
     engine, _ = engine_with(FakeOneOff("paas.shop.run.ee.v1", age=10_000, timeout="60",
                                        gone=True))
