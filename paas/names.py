@@ -169,3 +169,24 @@ def validate_hostname(hostname: str) -> str:
         raise UserError(f"invalid domain {hostname!r}: an IP address is not a domain",
                         code="invalid_domain")
     return hostname
+
+
+# Memory sizes, as Docker takes them: a whole number with k, m or g.
+MEMORY_RE = re.compile(r"^([1-9][0-9]{0,6})([kmg])$")
+MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+# Docker refuses memory limits under 6 MiB; anything that small cannot run a process anyway.
+MIN_MEMORY_BYTES = 6 * 1024 * 1024
+
+
+def memory_size(value: str) -> str | None:
+    """``value`` (like ``256m``, ``1G``) lowercased if it is a usable memory size, at least
+    MIN_MEMORY_BYTES; None otherwise. Callers say what the size was for."""
+    size = value.strip().lower()
+    if not MEMORY_RE.fullmatch(size) or memory_bytes(size) < MIN_MEMORY_BYTES:
+        return None
+    return size
+
+
+def memory_bytes(size: str) -> int:
+    """A size that ``memory_size`` accepted, in bytes: ``512m`` -> 536870912."""
+    return int(size[:-1]) * MEMORY_UNITS[size[-1].lower()]

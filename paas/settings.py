@@ -5,6 +5,7 @@ ImproperlyConfigured at start-up instead of misbehaving later. This module (with
 points) is the only place that reads the environment; everything below takes arguments.
 """
 
+import ipaddress
 import os
 import re
 import secrets
@@ -13,6 +14,8 @@ from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from paas.names import memory_size
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -107,19 +110,15 @@ for _subdir, _mode in (("repos", 0o700), ("logs", 0o700), ("nginx", 0o755), ("ru
 
 def env_memory(name: str, default: str) -> str:
     """A memory quantity like ``512m`` or ``1g`` (k, m or g; at least 6m, Docker's minimum)."""
-    value = env_str(name, default).strip().lower()
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    number, unit = value[:-1], value[-1:]
-    if unit not in units or not number.isdigit() or not 0 < len(number) <= 7 \
-            or int(number) * units[unit] < 6 * 1024**2:
+    value = env_str(name, default)
+    size = memory_size(value)
+    if size is None:
         raise ImproperlyConfigured(f"{name} must be a memory size like 512m or 1g "
                                    f"(at least 6m), got {value!r}")
-    return f"{int(number)}{unit}"
+    return size
 
 
 def env_ipv4_network(name: str, default: str, min_prefix: int, max_prefix: int) -> str:
-    import ipaddress
-
     raw = env_str(name, default)
     try:
         network = ipaddress.IPv4Network(raw)

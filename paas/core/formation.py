@@ -1,7 +1,6 @@
 """Scaling and limits: how many containers of each process type an app runs, and how big."""
 
 import os
-import re
 from typing import Any
 
 from django.conf import settings
@@ -10,14 +9,10 @@ from django.db import transaction
 from paas.core.models import App, Formation
 from paas.core.releases import container_limits, deploy_release
 from paas.errors import UserError
-from paas.names import validate_process_type
+from paas.names import memory_size, validate_process_type
 from paas.runtime.scheduler import Log, ignore
 
 MAX_INSTANCES = 20
-# Docker refuses memory limits under 6 MiB; anything that small cannot run a process anyway.
-MIN_MEMORY_BYTES = 6 * 1024 * 1024
-MEMORY_RE = re.compile(r"^([1-9][0-9]{0,6})([kmg])$")
-MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 # The release command runs once per release, never as a scaled process.
 NOT_SCALABLE = frozenset({"release"})
 
@@ -66,11 +61,11 @@ def parse_memory(value: str) -> str:
 
     Raises UserError(invalid_limit) otherwise.
     """
-    match = MEMORY_RE.fullmatch(value.strip().lower())
-    if not match or int(match.group(1)) * MEMORY_UNITS[match.group(2)] < MIN_MEMORY_BYTES:
+    size = memory_size(value)
+    if size is None:
         raise UserError(f"invalid memory limit {value!r}: use a number with k, m or g, "
                         "at least 6m (e.g. 256m, 1g)", code="invalid_limit")
-    return match.group(0)
+    return size
 
 
 def parse_cpus(value: float | int | str) -> float:

@@ -19,17 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paas.errors import PlatformError
+from paas.names import memory_bytes
 
 logger = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 BUILDKIT_CGROUP = "docker/buildkit"
-MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def memory_bytes(quantity: str) -> int:
-    """``512m`` -> 536870912."""
-    return int(quantity[:-1]) * MEMORY_UNITS[quantity[-1].lower()]
 
 
 @dataclass(frozen=True)
