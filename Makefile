@@ -3,6 +3,7 @@
 #   make down    stop what `make up` started
 #   make status  show the control plane's processes
 #   make test    install what the suite needs and run it (unit + end-to-end)
+#   make bench   the benchmarks against a real stack, with same-run baselines (bench/README.md)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -13,7 +14,7 @@ SYSTEM_PYTHON := /usr/bin/python3
 APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
 	python3 python3-venv chromium wrk
 
-.PHONY: up down status test lint system-deps venv prepare controlplane-image
+.PHONY: up down status test bench lint system-deps venv prepare controlplane-image
 
 system-deps:
 	@missing=""; \
@@ -62,3 +63,10 @@ lint: venv
 
 test: prepare lint
 	$(VENV)/bin/pytest
+
+# fcgiwrap runs C git's http-backend for the git push baseline (wrk, git and nginx are needed
+# already). BENCH_ARGS passes options on: make bench BENCH_ARGS="--only router --runs 5".
+BENCH_ARGS ?=
+bench: APT_PACKAGES += fcgiwrap
+bench: prepare
+	$(PY) -m bench $(BENCH_ARGS)

@@ -64,3 +64,20 @@ class Row:
             "ratio": round(self.ratio, 3) if self.ratio is not None else None,
             "target": self.target, "met": self.met, "notes": self.notes, **self.extra,
         }
+
+
+def ratio_row(metric: str, unit: str, paas: Samples, baseline: Samples, *,
+              at_most: float | None = None, at_least: float | None = None, notes: str = "",
+              extra: dict | None = None) -> Row:
+    """A row whose target is a bound on paas/baseline (medians): ``at_most=1.5`` for a time,
+    ``at_least=0.9`` for a throughput. Raises ValueError unless exactly one bound is given."""
+    if (at_most is None) == (at_least is None):
+        raise ValueError("a ratio target is either at_most or at_least")
+    ratio = paas.median / baseline.median if baseline.median else float("inf")
+    if at_most is not None:
+        target, met = f"<= {at_most:g}x", ratio <= at_most
+    else:
+        assert at_least is not None
+        target, met = f">= {at_least:g}x", ratio >= at_least
+    return Row(metric=metric, unit=unit, paas=paas, baseline=baseline, target=target, met=met,
+               notes=notes, extra=extra or {})
