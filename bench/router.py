@@ -1,0 +1,107 @@
+"""Row 3: what the router costs a keep-alive client, against the app's own container.
+
+The nodejs-express sample (the fastest sample to answer) is deployed and scaled to
+``INSTANCES`` web instances. Then, alternately, ``wrk -t1 -c8 -d8s --latency`` (keep-alive, wrk's
+default) runs
+
+  paas      through the router (nginx, Host: <app>.localhost), which spreads it over both
+            instances;
+  baseline  at one web container's published loopback port directly.
+
+The baseline is one container times ``baseline_factor()``: the instance count where the machine
+has a core for each instance besides wrk's and nginx's, else 1, since on fewer cores the
+instances only share the same CPUs and two containers answer no faster than one.
+
+Two rows: requests per second (target: at least 0.9x the baseline) and the 99th percentile
+latency (target: at most the baseline's plus 1 ms).
+"""
+
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from bench.common import Row, Samples, ratio_row
+from bench.measure import (
+    BenchError,
+    WrkResult,
+    app_host,
+    destroy_app,
+    paas_or_fail,
+    push_or_fail,
+    router_url,
+    web_ports,
+    wrk,
+)
+from tests.e2e.stack import Stack, unique_app_name
+
+SAMPLE = "nodejs-express"
+GREETING = "Hello from nodejs-express"
+INSTANCES = 2
+CONNECTIONS = 8
+SECONDS = 8
+WARM_UP_SECONDS = 2
+RATE_TARGET = 0.9
+P99_SLACK_MS = 1.0
+
+
+def baseline_factor(instances: int = INSTANCES, cores: int | None = None) -> int:
+    """How many containers' worth the baseline counts: one core each for wrk and nginx, and
+    the instances only add throughput when each has a core of its own."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return instances if cores >= instances + 2 else 1
+
+
+def run(stack: Stack, runs: int) -> list[Row]:
+    app = unique_app_name("bench-router")
+    with tempfile.TemporaryDirectory(prefix="paas-bench-router-") as workdir:
+        repo = stack.checkout(SAMPLE, Path(workdir))
+        try:
+            push_or_fail(stack, repo, app)
+            paas_or_fail(stack, "ps:scale", f"web={INSTANCES}", "-a", app)
+            return measure(stack, app, runs)
+        finally:
+            destroy_app(stack, app)
+
+
+def measure(stack: Stack, app: str, runs: int) -> list[Row]:
+    answer = stack.wait_for_answer(app, GREETING)
+    ports = web_ports(app)
+    if answer.status != 200 or len(ports) != INSTANCES:
+        raise BenchError(f"{app} is not serving from {INSTANCES} instances (ports {ports}, "
+                         f"router answered {answer.status})")
+    direct = f"http://127.0.0.1:{ports[0]}/"
+    routed, host = router_url(stack), app_host(app)
+    factor = baseline_factor()
+    # Warm up both paths: node's JIT, nginx's upstream connections.
+    wrk(direct, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
+    wrk(routed, host=host, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
+    paas: list[WrkResult] = []
+    baseline: list[WrkResult] = []
+    for number in range(1, runs + 1):
+        baseline.append(wrk(direct, connections=CONNECTIONS, seconds=SECONDS))
+        paas.append(wrk(routed, host=host, connections=CONNECTIONS, seconds=SECONDS))
+        print(f"  run {number}: baseline {baseline[-1].requests_per_second:.0f} req/s "
+              f"p99 {baseline[-1].p99_ms:.2f} ms; router {paas[-1].requests_per_second:.0f} "
+              f"req/s p99 {paas[-1].p99_ms:.2f} ms", flush=True)
+    errors = {"paas_errors": sum(r.errors for r in paas),
+              "baseline_errors": sum(r.errors for r in baseline)}
+    how = (f"wrk -t1 -c{CONNECTIONS} -d{SECONDS}s keep-alive; router to {INSTANCES} web "
+           f"instances vs one container's port x{factor}"
+           + ("" if factor > 1 else f" ({os.cpu_count()} cores: wrk and nginx need them too)"))
+    rate_row = ratio_row(
+        f"router throughput, node app, {INSTANCES} instances, keep-alive", "req/s",
+        Samples.of([r.requests_per_second for r in paas]),
+        Samples.of([r.requests_per_second * factor for r in baseline]),
+        at_least=RATE_TARGET, notes=how, extra={**errors, "baseline_factor": factor})
+    paas_p99 = Samples.of([r.p99_ms for r in paas])
+    baseline_p99 = Samples.of([r.p99_ms for r in baseline])
+    p99_row = Row(
+        metric=f"router p99 latency, node app, {INSTANCES} instances, keep-alive", unit="ms",
+        paas=paas_p99, baseline=baseline_p99, target=f"<= baseline + {P99_SLACK_MS:g} ms",
+        met=paas_p99.median <= baseline_p99.median + P99_SLACK_MS, notes=how, extra=errors)
+    if errors["paas_errors"]:
+        # A fast error is no answer: a row with failed requests has not met its target.
+        rate_row = replace(rate_row, met=False,
+                           notes=f"{rate_row.notes}; {errors['paas_errors']} failed requests")
+    return [rate_row, p99_row]
