@@ -160,7 +160,9 @@ def destroy_app(stack: Stack, app: str) -> None:
     """
     result = stack.paas("apps:destroy", "--confirm", app, "-a", app)
     if result.returncode != 0:
-        print(f"  (could not destroy {app}: {result.stderr.strip()})", flush=True)
+        # Not the benchmark's figure, but worth a look: the control plane's own account.
+        print(f"  (could not destroy {app}: {result.stderr.strip()})\n{stack.logs()[-4000:]}",
+              flush=True)
 
 
 def paas_or_fail(stack: Stack, *argv: str) -> str:
