@@ -21,3 +21,17 @@ def children(parent_pid: int, proc: Path = PROC) -> Iterator[tuple[int, bytes]]:
             continue
         if parent == parent_pid:
             yield int(entry.name), cmdline
+
+
+def thread_children(pid: int, thread_id: int, proc: Path = PROC) -> list[int]:
+    """The pids of the processes that thread ``thread_id`` of process ``pid`` started and
+    that still run (Linux's /proc/<pid>/task/<tid>/children); [] if the thread is gone.
+
+    In a process whose threads each run their own work (a worker's thread pool), this tells
+    one task's processes from the others'.
+    """
+    try:
+        text = (proc / str(pid) / "task" / str(thread_id) / "children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]

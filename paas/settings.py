@@ -76,8 +76,18 @@ PAAS_DOCKER_URL = os.environ.get("PAAS_DOCKER_URL") or None  # None: the SDK's d
 # Loopback by default: app containers reach the host only through their network's gateway,
 # and nothing paas runs listens there (see paas.hostctl.firewall for other addresses).
 PAAS_BIND_ADDRESS = env_str("PAAS_BIND_ADDRESS", "127.0.0.1")
-PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 4, 1, 64)
+# The control plane's processes (see paas/hostctl/supervisor.py), sized for 2 cores and I/O:
+# every Python process costs some 70 MB, a thread next to nothing.
+# Deploy actions and reconciles at once: threads of one worker process, each mostly waiting on
+# Docker and health checks; beat's checks (every 2 s) take one too.
+PAAS_WORKER_CONCURRENCY = env_int("PAAS_WORKER_CONCURRENCY", 8, 1, 64)
+# Builds at once: threads of the builder process, each driving a `docker build` whose steps
+# use the cores.
 PAAS_BUILD_CONCURRENCY = env_int("PAAS_BUILD_CONCURRENCY", 2, 1, 64)
+# gunicorn: one process; a thread per request, and a push or a followed log holds one for as
+# long as it lasts (a whole build), so there are many. Threads start as requests need them.
+PAAS_WEB_WORKERS = env_int("PAAS_WEB_WORKERS", 1, 1, 64)
+PAAS_WEB_THREADS = env_int("PAAS_WEB_THREADS", 32, 4, 1024)
 PAAS_ADMIN_USER = env_str("PAAS_ADMIN_USER", "admin")
 # paas's own Redis (broker, locks, live logs) stops taking writes past this, rather than
 # growing until the host runs out of memory.

@@ -2,11 +2,15 @@
 
 from celery import shared_task
 
-from paas.core import actions, builds, reconcile
+from paas.core import actions, reconcile
 
 
 @shared_task(name="worker.tasks.run_build")
 def run_build(build_id: int) -> None:
+    # Imported here: only the builder runs builds, and the deploy worker need not carry the
+    # builders and dulwich (some 3.5 MB).
+    from paas.core import builds
+
     builds.run_build(build_id)
 
 

@@ -22,7 +22,7 @@ from paas.core.heartbeat import HEARTBEAT_TTL_SECONDS, alive, heartbeat
 from paas.core.models import Build
 from paas.core.platform import platform
 from paas.errors import UserError
-from paas.procfs import children
+from paas.procfs import thread_children
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +70,15 @@ def watch(build_id: int) -> Iterator[BuildWatch]:
     client = platform().redis
     build_watch = BuildWatch(build_id)
     stop = threading.Event()
+    # The build runs in this thread, and the worker may run other builds in other threads:
+    # cancelling kills what this thread started, and only that.
+    build_thread = threading.get_native_id()
 
     def cancel_when_asked() -> None:
         while not stop.wait(CANCEL_POLL_SECONDS):
             try:
                 if build_watch.building.is_set() and client.exists(cancel_key(build_id)):
-                    _kill_child_processes()
+                    _kill_child_processes(build_thread)
             except redis.RedisError as error:
                 logger.warning("build %s watch: %s", build_id, error)
 
@@ -91,10 +94,11 @@ def watch(build_id: int) -> Iterator[BuildWatch]:
             client.delete(cancel_key(build_id))
 
 
-def _kill_child_processes() -> None:
-    """Kill this process's children and their process groups: the build client (the docker
-    CLI, which runs in a session of its own) or a buildpack's git clone."""
-    for pid, _cmdline in children(os.getpid()):
+def _kill_child_processes(thread_id: int) -> None:
+    """Kill the processes thread ``thread_id`` of this process started, and their process
+    groups: the build client (the docker CLI, which runs in a session of its own) or a
+    buildpack's git clone."""
+    for pid in thread_children(os.getpid(), thread_id):
         try:
             os.killpg(os.getpgid(pid), signal.SIGKILL)
         except ProcessLookupError:

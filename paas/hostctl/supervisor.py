@@ -1,9 +1,9 @@
 """The supervisord configuration that keeps the control plane running in host mode.
 
-Every control-plane process (Redis, gunicorn, the Celery worker and beat, nginx) runs under
-supervisord with autorestart, so a crashed process comes back. Redis runs as the unprivileged
-service user; the others drive Docker (whose socket is root-equivalent) or bind the router's
-port, so they run as the user that ran `make up` (see docs/SECURITY.md).
+Every control-plane process (Redis, gunicorn, the two Celery workers, one of them running beat,
+nginx) runs under supervisord with autorestart, so a crashed process comes back. Redis runs as
+the unprivileged service user; the others drive Docker (whose socket is root-equivalent) or bind
+the router's port, so they run as the user that ran `make up` (see docs/SECURITY.md).
 """
 
 import shutil
@@ -29,6 +29,8 @@ class StackSettings:
     # whoever runs `make up`.
     service_user: str | None = None
     redis_max_memory: str = "256mb"
+    web_workers: int = 1
+    web_threads: int = 32
 
     @property
     def run_dir(self) -> Path:
@@ -112,20 +114,19 @@ def render(stack: StackSettings) -> str:
         f"--bind {stack.bind_address}:{stack.control_port} "
         # gthread: a push holds its request open for the whole build while the worker's
         # main loop keeps heart-beating, so a long build never trips the timeout.
-        "--worker-class gthread --workers 2 --threads 16 --timeout 120 "
-        "--graceful-timeout 30 --access-logfile -"
+        f"--worker-class gthread --workers {stack.web_workers} --threads {stack.web_threads} "
+        "--timeout 120 --graceful-timeout 30 --access-logfile -"
     )
+    # Two workers, so that builds never hold up deploy actions: each its own process and
+    # queue, with a pool of threads (see worker/__main__.py). Beat runs in the first.
     programs["worker"] = (
-        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO --queues celery "
-        f"--concurrency {stack.worker_concurrency} -O fair --hostname worker@%(host_node_name)s"
+        f"{python} -m worker --queues celery --concurrency {stack.worker_concurrency} "
+        f"--hostname worker@%(host_node_name)s "
+        f"--beat-schedule {stack.run_dir / 'celerybeat-schedule'}"
     )
     programs["builder"] = (
-        f"{bin_dir / 'celery'} -A paas worker --loglevel INFO --queues builds "
-        f"--concurrency {stack.build_concurrency} -O fair --hostname builder@%(host_node_name)s"
-    )
-    programs["beat"] = (
-        f"{bin_dir / 'celery'} -A paas beat --loglevel INFO "
-        f"--schedule {stack.run_dir / 'celerybeat-schedule'}"
+        f"{python} -m worker --queues builds --concurrency {stack.build_concurrency} "
+        f"--hostname builder@%(host_node_name)s"
     )
     programs["router"] = (
         f"{stack.nginx_binary} -e {stack.log_dir / 'nginx-error.log'} "
