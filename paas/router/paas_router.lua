@@ -90,7 +90,9 @@ function _M.access(app)
 end
 
 -- balancer_by_lua: round robin over the app's ports; a retry (proxy_next_upstream) goes to
--- the next port, so each try reaches a different instance.
+-- the next port, so each try reaches a different instance. A retry reads the table again:
+-- if the route changed since this request started (a deploy switched it and the old
+-- instance is going away), it goes to the new route's ports.
 function _M.balance()
     local balancer = require "ngx.balancer"
     local ctx = ngx.ctx
@@ -98,22 +100,30 @@ function _M.balance()
     if not route then
         return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
     end
-    local ports = route.ports
+    local app = ctx.paas_app
     local index
     if ctx.paas_peer then
-        index = ctx.paas_peer % #ports + 1
+        local now = lookup(app)
+        if now and now ~= route and #now.ports > 0 then
+            route = now
+            ctx.paas_route = now
+            index = (turn[app] or 0) % #now.ports + 1
+            turn[app] = index
+        else
+            index = ctx.paas_peer % #route.ports + 1
+        end
     else
-        local app = ctx.paas_app
-        index = (turn[app] or 0) % #ports + 1
+        index = (turn[app] or 0) % #route.ports + 1
         turn[app] = index
-        if #ports > 1 then
-            balancer.set_more_tries(#ports - 1)
+        if #route.ports > 1 then
+            balancer.set_more_tries(#route.ports - 1)
         end
     end
     ctx.paas_peer = index
-    local ok, err = balancer.set_current_peer("127.0.0.1", ports[index])
+    local port = route.ports[index]
+    local ok, err = balancer.set_current_peer("127.0.0.1", port)
     if not ok then
-        ngx.log(ngx.ERR, "paas: cannot route to port ", ports[index], ": ", err)
+        ngx.log(ngx.ERR, "paas: cannot route to port ", port, ": ", err)
         return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
     end
 end

@@ -25,13 +25,15 @@ class Backend(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, name: str, status: int = 200) -> None:
-        self.name, self.status = name, status
+    def __init__(self, name: str, status: int = 200, on_request=None) -> None:
+        self.name, self.status, self.on_request = name, status, on_request
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(handler) -> None:
+                if self.on_request:
+                    self.on_request()
                 body = f"{self.name}\n".encode()
                 handler.send_response(self.status)
                 handler.send_header("Content-Length", str(len(body)))
@@ -124,6 +126,25 @@ def test_requests_take_turns_and_a_502_is_retried_on_another_instance(router, ba
     connection.close()
     assert {status for status, _ in answers} == {200}
     assert {body for _, body in answers} == {"one\n", "two\n"}
+
+
+def test_a_retry_goes_to_the_route_that_replaced_the_one_the_request_started_with(router,
+                                                                                 backends):
+    # Each old instance switches the app to "two" (as a deploy would), then fails with a
+    # 502, as an instance going away might: the retry must not go to the other old one.
+    def switch() -> None:
+        router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].port,)))
+
+    leaving = [Backend(f"leaving-{n}", status=502, on_request=switch) for n in (1, 2)]
+    try:
+        router.set_route(AppRoute("shop", ("shop.localhost",),
+                                  tuple(server.port for server in leaving)))
+        connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+        assert get(connection, "shop.localhost") == (200, "two\n")
+        connection.close()
+    finally:
+        for server in leaving:
+            server.shutdown()
 
 
 def test_an_app_without_ports_answers_503_and_an_unknown_host_404(router):
