@@ -111,7 +111,7 @@ def write_table(path: Path, table: dict[str, Route]) -> None:
 
 
 class ControlUnreachable(PlatformError):
-    """nginx's control socket does not answer (nginx is down or starting)."""
+    """nginx's control socket does not answer (nginx is down or starting), or broke off."""
 
     code = "router_unreachable"
 
@@ -177,8 +177,10 @@ class ControlClient:
                 answer = connection.getresponse()
                 return answer.status, answer.read().decode("utf-8", "replace")
             except (OSError, http.client.HTTPException) as error:
-                raise PlatformError(f"the router's control socket failed during {method} "
-                                    f"{app}: {error}", code="router_unreachable") from error
+                # Whether nginx took the change is unknown: the caller treats it as not
+                # reached (and reloads, which makes nginx load the table file).
+                raise ControlUnreachable(f"the router's control socket failed during "
+                                         f"{method} {app}: {error}") from error
         finally:
             connection.close()
 

@@ -40,7 +40,7 @@ class RunningRouter(Router):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.control = FakeControl()  # type: ignore[assignment]
+        self.control = FakeControl()
         self.reloads = 0
         self.running = True
 
