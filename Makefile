@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 SYSTEM_PYTHON := /usr/bin/python3
 # chromium: the dashboard's browser tests; wrk: the zero-downtime load test.
 APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
-	python3 python3-venv chromium wrk
+	python3 python3-venv chromium wrk libnginx-mod-http-lua
 
 .PHONY: up down status test bench lint system-deps venv prepare controlplane-image
 

@@ -4,7 +4,7 @@
 FROM paas/stack:bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends docker.io nginx redis-server \
+ && apt-get install -y --no-install-recommends docker.io nginx libnginx-mod-http-lua redis-server \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/paas

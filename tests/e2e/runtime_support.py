@@ -1,4 +1,5 @@
-"""Load for the runtime e2e tests: wrk sending requests to an app through the router.
+"""Load for the runtime e2e tests: wrk sending requests to an app through the router; and what
+the router's nginx is doing (its routes, its workers).
 
 The tests change apps with the ``paas`` CLI and read them from the JSON API (``Stack.paas``,
 ``Stack.api`` in tests.e2e.stack); ``Load`` counts what the router answered meanwhile.
@@ -7,6 +8,22 @@ The tests change apps with the ``paas`` CLI and read them from the JSON API (``S
 import re
 import signal
 import subprocess
+
+from paas.router.nginx import accepting_workers
+from paas.router.route_table import ControlClient
+
+
+def routed_ports(stack, app: str) -> list[int]:
+    """The ports the stack's nginx sends ``app``'s requests to, asked through its control
+    socket (the table in nginx's memory, not the file)."""
+    route = ControlClient(stack.home / "run" / "router" / "control.sock").get(app)
+    return sorted(route.ports) if route else []
+
+
+def router_workers(stack) -> set[int]:
+    """The pids of the nginx workers accepting connections: a reload replaces them all."""
+    master = int((stack.home / "run" / "nginx.pid").read_text())
+    return accepting_workers(master)
 
 
 class Load:

@@ -72,6 +72,22 @@ def test_it_serves_every_request_during_five_redeploys(stack, runtime_app):
     assert stack.get(app).body.startswith("Hi5 from web.1 of v")
 
 
+def test_it_serves_every_request_across_scaling_and_a_rollback(stack, runtime_app):
+    app, _, _ = runtime_app
+    before = current(stack, app)["number"]
+    with Load(stack, app) as load:
+        up = stack.paas("ps:scale", "web=2", "-a", app)
+        changed = stack.paas("config:set", "GREETING=Rolled", "-a", app)
+        rolled_back = stack.paas("rollback", f"v{before}", "-a", app)
+        down = stack.paas("ps:scale", "web=1", "-a", app)
+    for step in (up, changed, rolled_back, down):
+        assert step.returncode == 0, step.stderr
+    print(f"scale and rollback: {load.requests} requests, {load.failures} failed")
+    assert load.requests > 100, load.output
+    assert load.failures == 0, load.output
+    assert stack.get(app).body.startswith("Hi5 from web.1 of v")
+
+
 def test_a_failing_health_check_keeps_the_old_release_serving(stack, runtime_app):
     app, _, _ = runtime_app
     before = current(stack, app)

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.e2e.runtime_support import routed_ports
 from tests.e2e.stack import Stack, unique_app_name
 
 
@@ -35,12 +36,6 @@ def inspect(container: str) -> dict:
 def host_port(state: dict) -> int | None:
     bindings = (state["NetworkSettings"]["Ports"] or {}).get("5000/tcp") or []
     return int(bindings[0]["HostPort"]) if bindings else None
-
-
-def routed_ports(stack: Stack, app: str) -> list[int]:
-    text = (stack.home / "nginx" / "apps" / f"{app}.conf").read_text()
-    return sorted(int(line.strip()[len("server 127.0.0.1:"):-1]) for line in text.splitlines()
-                  if line.strip().startswith("server 127.0.0.1:"))
 
 
 def test_a_crashed_web_process_is_routed_again_on_its_new_port(slow_reconcile_stack,

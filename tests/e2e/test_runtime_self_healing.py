@@ -1,12 +1,13 @@
 """Self-healing against the real stack: crash loops are reported, removed containers come
-back, orphans go, and the router is rewritten from the database by the periodic reconcile
-(Celery beat every PAAS_RECONCILE_INTERVAL=10 s in the e2e stack)."""
+back, orphans go, and the router's configuration and routes are rewritten from the database
+by the periodic reconcile (Celery beat every PAAS_RECONCILE_INTERVAL=10 s in the e2e stack)."""
 
 import subprocess
 import time
 
 import pytest
 
+from paas.router.route_table import ControlClient, Route
 from tests.e2e.stack import unique_app_name
 
 
@@ -102,6 +103,20 @@ def test_the_router_config_is_rewritten_from_the_database(stack, app):
 
     restored = wait_for(lambda: conf.read_text() == original and not stray.exists(),
                         attempts=40)
+
+    assert restored
+    assert stack.get(app).status == 200
+
+
+def test_a_route_changed_behind_paas_is_put_back(stack, app):
+    control = ControlClient(stack.home / "run" / "router" / "control.sock")
+    served = control.get(app)
+    assert served is not None and served.ports
+    # Something outside paas points the app at a port nothing listens on (nginx took it:
+    # put raises otherwise). The route check (every 2 s) sees the running port unrouted.
+    control.put(app, Route("0123456789ab", (1,)))
+
+    restored = wait_for(lambda: control.get(app) == served, attempts=40)
 
     assert restored
     assert stack.get(app).status == 200

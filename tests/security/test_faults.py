@@ -144,15 +144,17 @@ def test_an_nginx_config_error_keeps_the_old_routing_and_removes_the_new_contain
     # Something outside paas broke another file nginx reads.
     (router.apps_dir / "zz-broken.conf").write_text("server { this is not nginx }\n")
     scheduler = DockerScheduler(docker, router, healthcheck_timeout=1, drain_seconds=0)
+    # A new domain: its server block changes, so nginx must check the configuration.
     wanted = DesiredApp(app="shop", release=2, image="paas/shop:v2", env={},
                         process_types={"web": None}, quantities={"web": 1},
-                        hostnames=("shop.localhost",))
+                        hostnames=("shop.localhost", "shop.example.com"))
 
     with pytest.raises(PlatformError) as raised:
         scheduler.converge(wanted)
 
     assert raised.value.code == "router_invalid"
     assert (router.apps_dir / "shop.conf").read_text() == live
+    assert router.routed_ports("shop") == (old.port,)
     assert list(docker.containers) == [old.name]  # the new container went, the old serves
 
 
