@@ -117,9 +117,11 @@ class Retiring(Protocol):
     def release(self) -> int: ...
 
 
-# Give the router's old workers a moment to hand over to the new ones after a switch before
-# the instances they were proxying to start shutting down.
-ROUTER_SETTLE_SECONDS = 1.0
+# The router switches in memory (no reload, no old workers): a request that picked an old
+# instance just before the switch only needs a moment to reach it before the instance is told
+# to stop; what is in flight then is the instance's own graceful shutdown to finish. Held under
+# the deploy lock, so it delays the app's next deploy: keep it short.
+ROUTER_SETTLE_SECONDS = 0.2
 
 
 @dataclass
