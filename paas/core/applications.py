@@ -241,6 +241,7 @@ def _summaries(apps) -> list[AppSummary]:
     for app_id, process_type, quantity in Formation.objects.filter(app__in=ids).order_by(
             "process_type").values_list("app_id", "process_type", "quantity"):
         quantities[app_id][process_type] = quantity
+    url = app_url_pattern()
     summaries = []
     for row in rows:
         active = releases.get(row["pk"], [])
@@ -256,14 +257,19 @@ def _summaries(apps) -> list[AppSummary]:
             current_version=f"v{current[0]}" if current else None, quantities=formation,
             last_deploy_at=current[1] if current else None, created_at=row["created_at"],
             crashed_at=row["crashed_at"], crash_reason=row["crash_reason"],
-            url=app_url(row["name"])))
+            url=url.format(row["name"])))
     return summaries
 
 
 def app_url(app_name: str) -> str:
     """Where the router serves app ``app_name`` (the port is left out when it is 80)."""
+    return app_url_pattern().format(app_name)
+
+
+def app_url_pattern() -> str:
+    """``app_url`` with ``{}`` for the app's name: a list reads the settings once."""
     port = "" if settings.PAAS_ROUTER_PORT == 80 else f":{settings.PAAS_ROUTER_PORT}"
-    return f"http://{default_host(app_name)}{port}/"
+    return f"http://{default_host('{}')}{port}/"
 
 
 def app_instances(app: App) -> list[Instance]:

@@ -2,28 +2,32 @@
 
 The apps list renders its rows here, in Python, rather than in its template: Django's
 template engine spent about 170 µs on each row (a url tag, an include and three date filters),
-which made the list of 100 apps four times slower than the list of one. ``format_html`` builds
-the same markup for a fraction of that, and escapes every value as the template did.
+which made the list of 100 apps four times slower than the list of one; even ``format_html``
+costs 35 µs a row. Each row is one f-string of values passed through ``html.escape`` (which is
+what Django's ``escape`` does), about a tenth of that. Whatever is added to a row must be
+escaped the same way: the rows are marked safe as a whole.
 """
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from html import escape
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from paas.core.applications import AppSummary
 
 register = template.Library()
 
-# Fixed markup, no value in it.
-NEVER = SafeString('<span class="muted">never</span>')
-NO_PROCESSES = SafeString('<span class="muted">—</span>')
-NO_RELEASE = SafeString('<span class="muted">none yet</span>')
+NEVER = '<span class="muted">never</span>'
+NO_PROCESSES = '<span class="muted">—</span>'
+NO_RELEASE = '<span class="muted">none yet</span>'
+# Stands for the app's name in its page's URL, reversed once per list (app names start with
+# a lowercase letter and hold no "_").
+NAME_SLOT = "__name__"
 
 
 @register.filter
@@ -40,48 +44,55 @@ def ago(value: datetime | None) -> str:
 def moment(value: datetime | None) -> SafeString:
     """A ``<time>`` saying how long ago ``value`` was, the exact time in its title; "never"
     (muted) for None."""
-    if value is None:
-        return NEVER
-    local = timezone.localtime(value)
-    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
-                       local.strftime("%Y-%m-%d %H:%M:%S %Z"), ago(value))
+    return mark_safe(_moment(value))  # built from escaped values only
 
 
 @register.simple_tag
 def status_badge(status: str, reason: str = "") -> SafeString:
     """The badge of an app's status (running, deploying, crashed, stopped); a crashed app's
     badge gives the crash report as its title."""
-    if reason and status == "crashed":
-        return format_html('<span class="badge status-{}" data-status="{}" title="{}">{}</span>',
-                           status, status, reason, status)
-    return format_html('<span class="badge status-{}" data-status="{}">{}</span>', status,
-                       status, status)
+    return mark_safe(_badge(status, reason))  # built from escaped values only
 
 
 @register.simple_tag(takes_context=True)
 def app_rows(context: template.Context, summaries: Iterable[AppSummary]) -> SafeString:
     """The ``<tr>`` of each app of the apps list (see the module's docstring for why here)."""
     viewer = context["user"].pk
-    return format_html_join("\n", "{}", ((_app_row(s, viewer),) for s in summaries))
+    page = reverse("webui:app", args=[NAME_SLOT])
+    rows = "\n".join(_app_row(s, viewer, page) for s in summaries)
+    return mark_safe(rows)  # every value in a row went through escape()
 
 
-def _app_row(summary: AppSummary, viewer: int) -> SafeString:
-    owner = (format_html('<div class="muted small">owner {}</div>', summary.owner)
+def _moment(value: datetime | None) -> str:
+    if value is None:
+        return NEVER
+    local = timezone.localtime(value)
+    return (f'<time datetime="{escape(local.isoformat())}" '
+            f'title="{escape(local.strftime("%Y-%m-%d %H:%M:%S %Z"))}">'
+            f"{escape(ago(value))}</time>")
+
+
+def _badge(status: str, reason: str) -> str:
+    status = escape(status)
+    title = f' title="{escape(reason)}"' if reason and status == "crashed" else ""
+    return f'<span class="badge status-{status}" data-status="{status}"{title}>{status}</span>'
+
+
+def _app_row(summary: AppSummary, viewer: int, page: str) -> str:
+    name = escape(summary.name)
+    owner = (f'<div class="muted small">owner {escape(summary.owner)}</div>'
              if summary.owner_id != viewer else "")
-    chips = (format_html_join(" ", '<span class="chip">{} × {}</span>',
-                              summary.quantities.items())
-             or NO_PROCESSES)
-    release = (format_html('<span class="mono">{}</span>', summary.current_version)
+    chips = " ".join(f'<span class="chip">{escape(process_type)} × {int(quantity)}</span>'
+                     for process_type, quantity in summary.quantities.items()) or NO_PROCESSES
+    release = (f'<span class="mono">{escape(summary.current_version)}</span>'
                if summary.current_version else NO_RELEASE)
-    return format_html(
-        '<tr data-app="{name}">'
-        '<td><a class="app-name" href="{page}">{name}</a>{owner}</td>'
-        "<td>{badge}</td>"
-        '<td class="hide-phone">{chips}</td>'
-        "<td>{release}</td>"
-        '<td class="hide-phone">{deployed}</td>'
-        '<td class="hide-phone"><a class="mono small" href="{url}">{url}</a></td>'
-        "</tr>",
-        name=summary.name, page=reverse("webui:app", args=[summary.name]), owner=owner,
-        badge=status_badge(summary.status, summary.crash_reason), chips=chips,
-        release=release, deployed=moment(summary.last_deploy_at), url=summary.url)
+    url = escape(summary.url)
+    return (f'<tr data-app="{name}">'
+            f'<td><a class="app-name" href="{escape(page.replace(NAME_SLOT, summary.name))}">'
+            f"{name}</a>{owner}</td>"
+            f"<td>{_badge(summary.status, summary.crash_reason)}</td>"
+            f'<td class="hide-phone">{chips}</td>'
+            f"<td>{release}</td>"
+            f'<td class="hide-phone">{_moment(summary.last_deploy_at)}</td>'
+            f'<td class="hide-phone"><a class="mono small" href="{url}">{url}</a></td>'
+            "</tr>")
