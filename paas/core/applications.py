@@ -228,36 +228,37 @@ def app_summary(app: App) -> AppSummary:
 
 def _summaries(apps) -> list[AppSummary]:
     owner_name = f"owner__{get_user_model().USERNAME_FIELD}"
-    rows = apps.order_by("name").values("pk", "name", "owner_id", owner_name, "created_at",
-                                         "crashed_at", "crash_reason")
+    rows = apps.order_by("name").values_list("pk", "name", "owner_id", owner_name,
+                                              "created_at", "crashed_at", "crash_reason")
     ids = apps.values("pk")
-    # Newest first, so the first current release met is the one App.current_release gives.
-    releases: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
+    current: dict[int, tuple[int, datetime]] = {}  # app -> its current release's number, date
+    deploying: set[int] = set()
+    # Newest first, so the current release kept is the one App.current_release gives.
     for app_id, number, status, created_at in Release.objects.filter(
             app__in=ids, status__in=[Release.Status.CURRENT, Release.Status.DEPLOYING],
     ).order_by("-number").values_list("app_id", "number", "status", "created_at"):
-        releases[app_id].append((number, status, created_at))
+        if status == Release.Status.DEPLOYING:
+            deploying.add(app_id)
+        else:
+            current.setdefault(app_id, (number, created_at))
     quantities: dict[int, dict[str, int]] = defaultdict(dict)
     for app_id, process_type, quantity in Formation.objects.filter(app__in=ids).order_by(
             "process_type").values_list("app_id", "process_type", "quantity"):
         quantities[app_id][process_type] = quantity
     url = app_url_pattern()
     summaries = []
-    for row in rows:
-        active = releases.get(row["pk"], [])
-        current = next(((number, created_at) for number, status, created_at in active
-                        if status == Release.Status.CURRENT), None)
-        formation = quantities.get(row["pk"], {})
+    for pk, name, owner_id, owner, created_at, crashed_at, crash_reason in rows:
+        release = current.get(pk)
+        formation = quantities.get(pk, {})
         status = App.derive_status(
-            deploying=any(status == Release.Status.DEPLOYING for _, status, _ in active),
-            crashed=row["crashed_at"] is not None, has_current=current is not None,
-            running=any(quantity > 0 for quantity in formation.values()))
+            deploying=pk in deploying, crashed=crashed_at is not None,
+            has_current=release is not None, running=any(q > 0 for q in formation.values()))
         summaries.append(AppSummary(
-            name=row["name"], owner_id=row["owner_id"], owner=row[owner_name], status=status,
-            current_version=f"v{current[0]}" if current else None, quantities=formation,
-            last_deploy_at=current[1] if current else None, created_at=row["created_at"],
-            crashed_at=row["crashed_at"], crash_reason=row["crash_reason"],
-            url=url.format(row["name"])))
+            name=name, owner_id=owner_id, owner=owner, status=status,
+            current_version=f"v{release[0]}" if release else None, quantities=formation,
+            last_deploy_at=release[1] if release else None, created_at=created_at,
+            crashed_at=crashed_at,
+            crash_reason=crash_reason, url=url.format(name)))
     return summaries
 
 
