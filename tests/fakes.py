@@ -44,6 +44,7 @@ class FakeScheduler:
         # each app's containers joined (their own and their links'), as the engine would.
         self.networks: set[str] = set()
         self.joined: dict[str, set[str]] = {}
+        self.listings: list[str | None] = []  # the app of each instances() call (None: all)
 
     def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
         self.converged.append(desired)
@@ -65,6 +66,7 @@ class FakeScheduler:
         return OneOffResult(exit_code=3, output=f"ran {command} in v{desired.release}\n")
 
     def instances(self, app: str | None = None) -> list[Instance]:
+        self.listings.append(app)
         if app is None:
             return [i for found in self.containers.values() for i in found]
         return list(self.containers.get(app, []))

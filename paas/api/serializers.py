@@ -19,18 +19,17 @@ def _username(user) -> str | None:
 
 
 def app_summary(summary: AppSummary) -> dict[str, Any]:
-    release = summary.current_release
     return {
-        "name": summary.app.name,
-        "owner": _username(summary.app.owner),
+        "name": summary.name,
+        "owner": summary.owner,
         "status": summary.status,
         "url": summary.url,
-        "current_release": release.version if release else None,
+        "current_release": summary.current_version,
         "formation": summary.quantities,
         "last_deploy_at": _time(summary.last_deploy_at),
-        "created_at": _time(summary.app.created_at),
-        "crashed_at": _time(summary.app.crashed_at),
-        "crash_reason": summary.app.crash_reason or None,
+        "created_at": _time(summary.created_at),
+        "crashed_at": _time(summary.crashed_at),
+        "crash_reason": summary.crash_reason or None,
     }
 
 

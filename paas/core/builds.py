@@ -210,7 +210,7 @@ def _deploy(build: Build, release: Release, log: BuildLogWriter) -> None:
     try:
         with deploying(release, log):
             served = True
-            log(f"-----> Released {release.version}: {app_url(build.app)}")
+            log(f"-----> Released {release.version}: {app_url(build.app.name)}")
             _end(build, log, Build.Status.SUCCEEDED)
     except Exception as error:
         if not served:

@@ -51,39 +51,44 @@ class App(models.Model):
 
     @property
     def current_release(self) -> "Release | None":
-        # Lists loaded up front (applications.with_status) answer without a query per app:
-        # "active_releases" holds the current and deploying releases, a plain prefetch all.
-        loaded = self.__dict__.get("active_releases")
-        if loaded is None:
-            loaded = getattr(self, "_prefetched_objects_cache", {}).get("releases")
+        # A list loaded with prefetch_related("releases") answers without a query per app.
+        loaded = getattr(self, "_prefetched_objects_cache", {}).get("releases")
         if loaded is not None:
             return next((r for r in loaded if r.status == Release.Status.CURRENT), None)
         return self.releases.filter(status=Release.Status.CURRENT).first()
 
     @property
     def status(self) -> str:
-        """What users see: derived from the releases, the formation and crash reports.
-
-        Uses prefetched releases and formations when present (see current_release).
-        """
+        """What users see (see derive_status), from the releases, the formation and crash
+        reports; prefetched releases and formations are used when present."""
         prefetched = getattr(self, "_prefetched_objects_cache", {})
-        loaded = self.__dict__.get("active_releases", prefetched.get("releases"))
-        if loaded is not None:
-            deploying = any(r.status == Release.Status.DEPLOYING for r in loaded)
+        releases = prefetched.get("releases")
+        if releases is not None:
+            deploying = any(r.status == Release.Status.DEPLOYING for r in releases)
         else:
             deploying = self.releases.filter(status=Release.Status.DEPLOYING).exists()
-        if deploying:
-            return self.Status.DEPLOYING
-        if self.crashed_at:
-            return self.Status.CRASHED
         formations = prefetched.get("formations")
         if formations is not None:
             running = any(f.quantity > 0 for f in formations)
         else:
             running = self.formations.filter(quantity__gt=0).exists()
-        if self.current_release and running:
-            return self.Status.RUNNING
-        return self.Status.STOPPED
+        return self.derive_status(deploying=deploying, crashed=bool(self.crashed_at),
+                                  has_current=self.current_release is not None,
+                                  running=running)
+
+    @classmethod
+    def derive_status(cls, *, deploying: bool, crashed: bool, has_current: bool,
+                      running: bool) -> str:
+        """The one rule for the status users see, for App.status and the apps list: deploying
+        while a release deploys, else crashed after a crash report, else running if a
+        release is current and some process type has instances, else stopped."""
+        if deploying:
+            return cls.Status.DEPLOYING
+        if crashed:
+            return cls.Status.CRASHED
+        if has_current and running:
+            return cls.Status.RUNNING
+        return cls.Status.STOPPED
 
 
 class Build(models.Model):

@@ -13,6 +13,7 @@ follow at once rather than at the next reconcile.
 """
 
 import logging
+from collections import defaultdict
 
 from django.conf import settings
 from django.utils import timezone
@@ -49,13 +50,15 @@ def crash_report(instances: list[Instance], release: int) -> str | None:
     return None
 
 
-def reconcile_app(app: App) -> None:
+def reconcile_app(app: App, listed: list[Instance] | None = None) -> None:
     """Converge ``app``'s current release; skip it if another change holds its deploy lock.
 
     A crash loop is recorded on the app (crashed_at, crash_reason; the next successful deploy
     clears them) and the crashed containers are replaced, once per reconcile interval. A
     release left ``deploying`` by a deploy whose worker died is marked failed: deploys mark a
-    release deploying only while they hold the lock that reconcile holds now.
+    release deploying only while they hold the lock that reconcile holds now. ``listed`` is
+    what the scheduler ran of the app a moment ago (reconcile_all lists every app at once);
+    without it, the app's instances are listed here.
     """
     try:
         with app_lock(app.name, "deploy", wait=0.1):
@@ -66,7 +69,7 @@ def reconcile_app(app: App) -> None:
                                abandoned)
             release = app.current_release
             if release is not None:
-                _converge_current(app, release)
+                _converge_current(app, release, listed)
     except PaasError as error:
         if error.code == "lock_timeout":
             # A deploy, scale or config change is under way; it converges this app itself.
@@ -76,12 +79,16 @@ def reconcile_app(app: App) -> None:
             logger.warning("reconcile of %s: %s", app.name, error)
 
 
-def _converge_current(app: App, release: Release) -> None:
+def _converge_current(app: App, release: Release, listed: list[Instance] | None) -> None:
     scheduler = platform().scheduler
-    report = crash_report(scheduler.instances(app.name), release.number)
-    if report:
-        logger.warning("%s is crash-looping: %s", app.name, report)
-        App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(), crash_reason=report)
+    # An earlier listing only says where to look: a crash is recorded from the instances as
+    # they are now, under the lock (a deploy since may have replaced the crashing ones).
+    if listed is None or crash_report(listed, release.number):
+        report = crash_report(scheduler.instances(app.name), release.number)
+        if report:
+            logger.warning("%s is crash-looping: %s", app.name, report)
+            App.objects.filter(pk=app.pk).update(crashed_at=timezone.now(),
+                                                 crash_reason=report)
     scheduler.converge(desired_state(release)).run()
 
 
@@ -97,10 +104,15 @@ def reconcile_all() -> None:
     for build_id in Build.objects.filter(status=Build.Status.RUNNING).values_list("pk", flat=True):
         fail_if_worker_lost(build_id)
     fail_unclaimed_builds()
-    platform().scheduler.remove_orphans(set(App.objects.values_list("name", flat=True)))
+    scheduler = platform().scheduler
+    scheduler.remove_orphans(set(App.objects.values_list("name", flat=True)))
     remove_stale_oneoffs()
+    # One listing of every app's instances for the crash checks, instead of one per app.
+    listed: dict[str, list[Instance]] = defaultdict(list)
+    for instance in scheduler.instances():
+        listed[instance.app].append(instance)
     for app in App.objects.all():
-        reconcile_app(app)
+        reconcile_app(app, listed.get(app.name, []))
     # Read after the reconciles: an app whose first release deployed meanwhile keeps its
     # route. A release being deployed counts, so its route is not pulled from under it.
     served = set(Release.objects.filter(

@@ -73,6 +73,11 @@ class DockerConnection:
             except docker.errors.DockerException as error:
                 raise PlatformError(f"Docker is not reachable: {error}",
                                     code="docker_down") from error
+            if self._client.api.base_url.startswith("http+docker://"):
+                # A local socket: no proxy or .netrc applies, and requests would otherwise
+                # read the whole environment for them on every call (a reconcile makes
+                # hundreds).
+                self._client.api.trust_env = False
         return self._client
 
     def reachable(self) -> bool:

@@ -129,7 +129,11 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class RunningInstance:
-    """A container paas started, as found by its labels."""
+    """A container paas started, as found by its labels.
+
+    Its ``container`` comes from a listing (``/containers/json``: no restart count) or from an
+    inspect (``refresh``); the properties read either.
+    """
 
     container: Container
     app: str
@@ -147,25 +151,60 @@ class RunningInstance:
         return f"{self.process_type}.{self.instance}"
 
     @property
+    def name(self) -> str:
+        """The container's name."""
+        return container_name(self.container.attrs)
+
+    @property
     def spec_hash(self) -> str:
-        spec_hash: str = self.container.labels.get(LABEL_SPEC, "")  # labels are strings
-        return spec_hash
+        return container_labels(self.container.attrs).get(LABEL_SPEC, "")
 
     @property
     def restart_count(self) -> int:
+        """How often Docker restarted it; 0 for a running container only listed (a listing
+        does not say), which is all that crash reports read."""
         return int(self.container.attrs.get("RestartCount") or 0)
 
     @property
     def exit_code(self) -> int:
-        return int((self.container.attrs.get("State") or {}).get("ExitCode") or 0)
+        state = self.container.attrs.get("State")
+        return int(state.get("ExitCode") or 0) if isinstance(state, dict) else 0
 
     def host_port(self) -> int | None:
-        ports = self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}
-        bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
-        for binding in bindings:
+        """The loopback port its web process is published on, if any."""
+        attrs = self.container.attrs
+        if "Config" not in attrs:  # listed: a list of bindings at the top
+            return listed_port(attrs)
+        ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in ports.get(f"{CONTAINER_PORT}/tcp") or []:
             if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
                 return int(binding["HostPort"])
         return None
+
+
+def listed_port(attrs: dict[str, Any]) -> int | None:
+    """The loopback port of CONTAINER_PORT in a listing's ``Ports``, if published."""
+    for binding in attrs.get("Ports") or []:
+        if (binding.get("PrivatePort") == CONTAINER_PORT and binding.get("PublicPort")
+                and binding.get("Type", "tcp") == "tcp"
+                and binding.get("IP") in ("127.0.0.1", "", None)):
+            return int(binding["PublicPort"])
+    return None
+
+
+def container_labels(attrs: dict[str, Any]) -> dict[str, str]:
+    """A container's labels, from an inspect (``Config.Labels``) or a listing (``Labels``)."""
+    config = attrs.get("Config")
+    labels: dict[str, str] = (config.get("Labels") if config else attrs.get("Labels")) or {}
+    return labels
+
+
+def container_name(attrs: dict[str, Any]) -> str:
+    """A container's name, from an inspect (``Name``) or a listing (``Names``)."""
+    if attrs.get("Name"):
+        return str(attrs["Name"]).lstrip("/")
+    names = attrs.get("Names") or [""]
+    return str(names[0]).lstrip("/")
 
 
 def keep_newest_lines(path: Path, max_bytes: int) -> None:
@@ -187,16 +226,27 @@ class DockerContainers(DockerConnection):
     """App containers and volumes of this installation."""
 
     def instances(self, app: str | None = None) -> list[RunningInstance]:
-        """Containers of this installation (of ``app`` if given), running or not."""
+        """Containers of this installation (of ``app`` if given), running or not.
+
+        One listing, which has what converging needs (state, labels, port); only containers
+        that are not running are inspected too, for their restart count and exit code. A
+        reconcile lists every app each interval: this costs a call per app, not per container.
+        """
         filters = [f"{LABEL_HOME}={self.home}"]
         if app is not None:
             filters.append(f"{LABEL_APP}={app}")
-        containers = self.client.containers.list(all=True, filters={"label": filters})
+        containers = self.client.containers.list(all=True, sparse=True,
+                                                 filters={"label": filters})
         found = []
         for container in containers:
-            labels = container.labels
+            labels = container_labels(container.attrs)
             if LABEL_ONEOFF in labels:
                 continue
+            if container.status != "running":
+                try:
+                    container.reload()
+                except docker.errors.NotFound:
+                    continue  # removed since the listing
             try:
                 found.append(RunningInstance(
                     container=container,
@@ -206,7 +256,8 @@ class DockerContainers(DockerConnection):
                     instance=int(labels[LABEL_INSTANCE]),
                 ))
             except (KeyError, ValueError):
-                logger.warning("container %s has malformed paas labels", container.name)
+                logger.warning("container %s has malformed paas labels",
+                               container_name(container.attrs))
         return found
 
     def start(self, spec: ContainerSpec, restart_retries: int = 5) -> RunningInstance:
@@ -286,7 +337,7 @@ class DockerContainers(DockerConnection):
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as error:
-            logger.warning("stopping %s: %s", instance.container.name, error)
+            logger.warning("stopping %s: %s", instance.name, error)
         if keep_logs_in is not None:
             self.save_logs(instance, keep_logs_in, max_log_bytes)
         with contextlib.suppress(docker.errors.NotFound):
@@ -299,7 +350,7 @@ class DockerContainers(DockerConnection):
         try:
             data = instance.container.logs(timestamps=True)
         except docker.errors.APIError as error:
-            logger.warning("could not keep the logs of %s: %s", instance.container.name, error)
+            logger.warning("could not keep the logs of %s: %s", instance.name, error)
             return
         if not data:
             return

@@ -26,6 +26,8 @@ from paas.runtime.docker_client import LABEL_APP, LABEL_HOME, DockerConnection, 
 logger = logging.getLogger(__name__)
 
 NETWORK_PREFIX = 24
+# Subnets one network creation tries before it reports the pool exhausted.
+NETWORK_ATTEMPTS = 16
 LABEL_NETWORK = "paas.network"
 
 
@@ -53,10 +55,15 @@ class DockerNetworks(DockerConnection):
             self.client.networks.get(name)
             return name
         pool = ipaddress.ip_network(self.network_pool)
-        for _ in range(5):  # another installation may take the same subnet at the same time
+        # dockerd refuses a subnet another installation takes at the same time, and one it
+        # still holds for a network removed in the meantime (not in its list): either way,
+        # the next attempt takes another.
+        refused: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+        for _ in range(NETWORK_ATTEMPTS):
             used = self._used_subnets()
             subnet = next((candidate for candidate in pool.subnets(new_prefix=NETWORK_PREFIX)
-                           if not any(candidate.overlaps(other) for other in used)), None)
+                           if candidate not in refused
+                           and not any(candidate.overlaps(other) for other in used)), None)
             if subnet is None:
                 break
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
@@ -72,6 +79,7 @@ class DockerNetworks(DockerConnection):
                     return name  # created meanwhile by a concurrent converge
                 logger.info("network %s on %s not created (%s); trying another subnet",
                             name, subnet, error.explanation or error)
+                refused.add(subnet)
         raise PlatformError(f"no free /{NETWORK_PREFIX} left in PAAS_NETWORK_POOL "
                             f"{self.network_pool} for the network of {app}",
                             code="network_pool_exhausted")

@@ -16,9 +16,11 @@ Order of a change, so that what serves keeps serving:
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import docker.errors
 import requests.exceptions
@@ -44,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 # The saved log of one instance of one release keeps its newest lines up to this size.
 APP_LOG_MAX_BYTES = 16 * 1024 * 1024
+# How many containers a converge starts (and health-checks) at once: dockerd does much of a
+# start in parallel, and a few at a time keep a scale to 20 from crowding a small host.
+START_CONCURRENCY = 4
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @contextmanager
@@ -54,6 +61,36 @@ def docker_errors_as_platform_errors() -> Iterator[None]:
         yield
     except (docker.errors.APIError, requests.exceptions.RequestException) as error:
         raise PlatformError(f"Docker failed: {error}", code="docker_down") from error
+
+
+def side_by_side(call: Callable[[T], R], items: list[T], results: list[R] | None = None) -> None:
+    """``call`` each of ``items``, START_CONCURRENCY at a time, appending what each returned to
+    ``results`` in the order of ``items``; once all have ended, raise the first failure.
+
+    Scaling to 10 starts 10 containers: one after the other that took 10 times Docker's start
+    (and health checks wait on each other). Whatever fails, every success is in ``results``,
+    so the caller can remove what it started.
+    """
+    if len(items) <= 1:
+        for item in items:
+            outcome = call(item)
+            if results is not None:
+                results.append(outcome)
+        return
+    with ThreadPoolExecutor(max_workers=min(START_CONCURRENCY, len(items))) as pool:
+        futures = [pool.submit(call, item) for item in items]
+    failures = []
+    for future in futures:
+        try:
+            outcome = future.result()
+        # Broad on purpose: the first failure is raised once all calls have ended.
+        except Exception as error:
+            failures.append(error)
+            continue
+        if results is not None:
+            results.append(outcome)
+    if failures:
+        raise failures[0]
 
 
 def as_instance(found: RunningInstance) -> Instance:
@@ -124,9 +161,9 @@ class DockerScheduler:
         removed = []
         for instance in self.engine.instances():
             if instance.app not in known_apps:
-                logger.info("removing orphan container %s", instance.container.name)
+                logger.info("removing orphan container %s", instance.name)
                 self.engine.stop_and_remove(instance, grace_seconds=self.drain_seconds)
-                removed.append(reported(instance.container.name, "container name"))
+                removed.append(instance.name)
         with docker_errors_as_platform_errors():
             removed += self.engine.remove_orphan_oneoffs(known_apps)
             removed += self.engine.remove_orphan_networks(known_apps)
@@ -182,7 +219,7 @@ class DockerScheduler:
         for instance in [i for i in unwanted if not i.running]:
             self._remove(instance, grace_seconds=0)
         unwanted = [i for i in unwanted if i.running]
-        busy_names = {i.container.name for i in unwanted}
+        busy_names = {i.name for i in unwanted}
 
         for process_type, quantity in sorted(desired.quantities.items()):
             if process_type not in desired.process_types:
@@ -196,20 +233,27 @@ class DockerScheduler:
                         spec = self._spec(desired, process_type, number, spec.spec_hash[:6])
                     to_start.append(spec)
 
-        for volume_name in desired.volumes:
-            self.engine.ensure_volume(volume_name, desired.app)
-        self._ensure_networks(desired)
+        if to_start:
+            # Only new containers need them; running ones have them already.
+            for volume_name in desired.volumes:
+                self.engine.ensure_volume(volume_name, desired.app)
+            self._ensure_networks(desired)
 
         started: list[RunningInstance] = []
         try:
             for spec in to_start:
                 log(f"       starting {spec.process_type}.{spec.instance}")
-                started.append(self.engine.start(spec))
-            for instance in started:
-                if instance.process_type == "web":
-                    self._wait_healthy(instance, desired, log)
-            ports = sorted(self._routable_ports([i for i in kept + started
-                                                 if i.process_type == "web"]))
+            side_by_side(self.engine.start, to_start, started)
+            side_by_side(lambda instance: self._wait_healthy(instance, desired, log),
+                         [i for i in started if i.process_type == "web"])
+            web = [i for i in kept + started if i.process_type == "web"]
+            if started:
+                # Health checks took time: Docker may have restarted a kept instance since it
+                # was listed, on a new port. Read every port again.
+                ports = sorted(self._routable_ports(web))
+            else:
+                # Listed a moment ago (the usual reconcile): the listing's ports.
+                ports = sorted(port for i in web if (port := i.host_port()))
             # nginx refusing the new configuration (a broken file beside it) keeps the old
             # one live: the old containers serve on, and the new ones go.
             self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ports)))

@@ -85,6 +85,8 @@ class Instance:
     number: int
     state: str  # the engine's word: running, restarting, exited, ...
     port: int | None = None  # where the router reaches a web instance
+    # How often the engine restarted it, and how it last exited: known for an instance that
+    # is not running (what crash reports read); an engine may leave them 0 for a running one.
     restart_count: int = 0
     exit_code: int = 0
     id: str = ""  # the engine's id for it (a container id)

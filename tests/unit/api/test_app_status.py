@@ -1,10 +1,10 @@
-"""App.status and App.current_release read prefetched data when a list loaded it, and give
-the same answers as their own queries."""
+"""App.status and App.current_release read prefetched data when a list loaded it, and the apps
+list (read as rows, not models) gives the same answers as the models' own queries."""
 
 import pytest
 from django.utils import timezone
 
-from paas.core.applications import app_summaries, create_app, with_status
+from paas.core.applications import app_summaries, create_app
 from paas.core.models import App, Formation, Release
 
 pytestmark = pytest.mark.django_db
@@ -29,17 +29,15 @@ def apps(users, platform):
     return ["crashed", "deploying", "never-deployed", "running", "stopped"]
 
 
-def test_prefetched_status_matches_the_queried_one_without_queries(apps,
-                                                                   django_assert_num_queries):
+def test_the_apps_list_matches_the_models_own_status_and_release(users, apps):
     queried = {app.name: (app.status, app.current_release) for app in App.objects.all()}
-    loaded = list(with_status(App.objects.all()))
-    with django_assert_num_queries(0):
-        prefetched = {app.name: (app.status, app.current_release) for app in loaded}
-    assert prefetched == queried
-    assert {name: status for name, (status, _) in queried.items()} == {
+    listed = {s.name: (s.status, s.current_version) for s in app_summaries(users.owner)}
+    assert listed == {name: (status, release.version if release else None)
+                      for name, (status, release) in queried.items()}
+    assert {name: status for name, (status, _) in listed.items()} == {
         "crashed": "crashed", "deploying": "deploying", "never-deployed": "stopped",
         "running": "running", "stopped": "stopped"}
-    assert queried["deploying"][1].number == 1  # still serving v1 while v2 deploys
+    assert listed["deploying"][1] == "v1"  # still serving v1 while v2 deploys
 
 
 def test_a_plain_prefetch_of_releases_is_used_too(apps, django_assert_num_queries):
@@ -50,7 +48,26 @@ def test_a_plain_prefetch_of_releases_is_used_too(apps, django_assert_num_querie
 
 
 def test_summaries_use_the_model_rules(users, apps):
-    summaries = {s.app.name: s for s in app_summaries(users.owner)}
+    summaries = {s.name: s for s in app_summaries(users.owner)}
     assert summaries["crashed"].status == "crashed"
-    assert summaries["deploying"].current_release.version == "v1"
+    assert summaries["crashed"].crash_reason == "boom"
+    assert summaries["deploying"].current_version == "v1"
+    assert summaries["running"].last_deploy_at is not None
     assert summaries["never-deployed"].last_deploy_at is None
+    assert summaries["running"].quantities == {"web": 1}
+    assert summaries["stopped"].quantities == {"web": 0}
+    assert summaries["running"].owner == "owner"
+
+
+def test_the_summaries_take_three_queries_however_many_apps(users, platform,
+                                                            django_assert_num_queries):
+    for user in (users.owner, users.collaborator):  # all of them, and a visible few
+        with django_assert_num_queries(3):
+            app_summaries(user)
+    for number in range(30):
+        app = create_app(f"app-{number}", users.owner)
+        app.collaborators.add(users.collaborator)
+        platform.deploy(app, image=f"sha256:{number}")
+    for user in (users.owner, users.collaborator):
+        with django_assert_num_queries(3):
+            assert len(app_summaries(user)) == 30

@@ -2,6 +2,7 @@
 tests: containers in a dict, in the spirit of MemoryRepo. Core's tests use tests/fakes.py's
 in-memory scheduler instead."""
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +32,12 @@ class FakeContainer:
 
     @property
     def attrs(self) -> dict:
+        """As an inspect gives them."""
         ports = {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(self.port)}]} \
             if self.port else {}
-        return {"NetworkSettings": {"Ports": ports}, "RestartCount": self.restart_count,
-                "State": {"ExitCode": self.exit_code}}
+        return {"Name": f"/{self.name}", "Config": {"Labels": self.labels},
+                "NetworkSettings": {"Ports": ports}, "RestartCount": self.restart_count,
+                "State": {"Status": self.status, "ExitCode": self.exit_code}}
 
     def reload(self) -> None:
         pass
@@ -56,11 +59,17 @@ class FakeDocker:
     volumes: set = field(default_factory=set)
     saved_logs: dict = field(default_factory=dict)
     networks: set = field(default_factory=set)
+    # What converge asked for: listings (of which app), containers read again, networks.
+    listings: list = field(default_factory=list)
+    refreshed: list = field(default_factory=list)
+    network_checks: int = 0
+    port_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app_network(self, app: str) -> str:
         return f"paas-fake-{app}"
 
     def ensure_app_network(self, app: str) -> str:
+        self.network_checks += 1
         self.networks.add(self.app_network(app))
         return self.app_network(app)
 
@@ -91,10 +100,12 @@ class FakeDocker:
         return container
 
     def _port(self) -> int:
-        self.next_port += 1
-        return self.next_port
+        with self.port_lock:  # converge starts containers from several threads
+            self.next_port += 1
+            return self.next_port
 
     def instances(self, app: str | None = None) -> list[RunningInstance]:
+        self.listings.append(app)
         return [RunningInstance(c, c.labels[LABEL_APP], int(c.labels[LABEL_RELEASE]),
                                 c.labels[LABEL_PROCESS], int(c.labels[LABEL_INSTANCE]))
                 for c in self.containers.values() if app in (None, c.labels[LABEL_APP])]
@@ -125,6 +136,7 @@ class FakeDocker:
         self.containers.pop(instance.container.name, None)
 
     def refresh(self, instance: RunningInstance) -> RunningInstance | None:
+        self.refreshed.append(instance.container.name)
         return instance if instance.container.name in self.containers else None
 
     def logs_tail(self, instance: RunningInstance, lines: int = 30) -> str:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from paas.errors import PlatformError
 from paas.runtime import docker_scheduler, scheduler
 from paas.runtime.docker_scheduler import DockerScheduler
 from paas.runtime.health import HealthCheckFailed
@@ -156,6 +157,33 @@ def test_a_converged_app_is_left_alone(healthy):
 
     assert retirement.run() == []
     assert [event[0] for event in engine.events] == ["route"]
+    assert retirement.ports == [engine.containers["paas.shop.web.1.v2"].port]
+
+
+def test_converging_a_converged_app_reads_one_listing_and_nothing_else(healthy):
+    runtime, engine, router = make_runtime()
+    wanted = desired(worker=1, volumes={"paas-shop-data": {"bind": "/data", "mode": "rw"}})
+    for process_type in ("web", "worker"):
+        engine.add("shop", 2, process_type, 1,
+                   spec_hash=runtime._spec(wanted, process_type, 1).spec_hash)
+
+    runtime.converge(wanted)
+
+    # Reconcile does this for every app every interval: no inspect of each container, no
+    # network or volume check (running containers have theirs), no port read again.
+    assert engine.listings == ["shop"]
+    assert engine.refreshed == [] and engine.network_checks == 0 and engine.volumes == set()
+
+
+def test_after_starting_instances_every_routed_port_is_read_again(healthy):
+    runtime, engine, router = make_runtime()
+    engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
+
+    ports = runtime.converge(desired(web=2)).ports
+
+    # Health checks took a while: Docker may have restarted web.1 on a new port meanwhile.
+    assert set(engine.refreshed) == {"paas.shop.web.1.v2", "paas.shop.web.2.v2"}
+    assert engine.network_checks == 1 and len(ports) == 2
 
 
 def test_volumes_are_created_and_mounted_in_every_process(healthy):
@@ -197,3 +225,33 @@ def test_an_old_container_that_cannot_be_stopped_is_reported_not_raised(healthy)
     assert f"       {problems[0]}" in lines
     assert "paas.shop.web.1.v1" not in engine.containers  # the others still went
     assert router.routes["shop"].ports == (engine.containers["paas.shop.web.1.v2"].port,)
+
+
+def test_a_start_that_fails_among_several_removes_every_new_one_and_keeps_the_route(healthy):
+    runtime, engine, router = make_runtime()
+    old = engine.add("shop", 1, "web", 1)
+    engine.fail_start.add("paas.shop.web.2.v2")
+
+    with pytest.raises(PlatformError):
+        runtime.converge(desired(web=3))
+
+    assert running_names(engine) == [old.name]
+    assert router.routes == {}
+    assert sorted(e[1] for e in engine.events if e[0] == "stop") == [
+        "paas.shop.web.1.v2", "paas.shop.web.3.v2"]
+
+
+def test_side_by_side_keeps_every_result_in_order_and_raises_the_first_failure_last():
+    called, results = [], []
+
+    def start(number):
+        called.append(number)
+        if number in (2, 4):
+            raise ValueError(f"no {number}")
+        return number * 10
+
+    with pytest.raises(ValueError, match="no 2"):
+        docker_scheduler.side_by_side(start, [1, 2, 3, 4, 5], results)
+
+    assert sorted(called) == [1, 2, 3, 4, 5]
+    assert results == [10, 30, 50]
