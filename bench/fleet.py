@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.common import Row
-from tests.e2e.stack import APPS_DIR, Stack, commit_all, git, http_get
+from tests.e2e.stack import APPS_DIR, NewUser, Stack, commit_all, git, http_get
 
 TINY_DOCKERFILE = """\
 FROM paas/stack:bookworm
@@ -53,13 +53,16 @@ def bench_app_names(count: int) -> list[str]:
     return [f"bench-{run}-{number}" for number in range(1, count + 1)]
 
 
-def deploy(stack: Stack, repo: Path, names: list[str], concurrency: int = 3) -> None:
-    """Push ``repo`` to each of ``names`` (creating the apps), ``concurrency`` pushes at a time.
+def deploy(stack: Stack, repo: Path, names: list[str], concurrency: int = 3,
+           as_user: NewUser | None = None) -> None:
+    """Push ``repo`` to each of ``names`` (creating the apps, owned by ``as_user`` or the
+    admin), ``concurrency`` pushes at a time.
 
     Raises RuntimeError with the push's output if one fails.
     """
     def push(name: str) -> None:
-        result = stack.push(repo, name)
+        result = (stack.push(repo, name, token=as_user.token, username=as_user.username)
+                  if as_user else stack.push(repo, name))
         if result.returncode != 0:
             raise RuntimeError(f"push to {name} failed:\n{result.stderr}")
 
@@ -103,9 +106,10 @@ def answers(port: int) -> bool:
 
 
 class Dashboard:
-    """A browser's session on the dashboard: logged in once with the admin's password."""
+    """A browser's session on the dashboard: logged in once, as the admin unless told."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, username: str | None = None,
+                 password: str | None = None) -> None:
         self.base = stack.control_url
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -114,13 +118,14 @@ class Dashboard:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
         if token is None:
             raise RuntimeError("the login page has no CSRF token")
-        data = urllib.parse.urlencode({"username": stack.username, "password": stack.password,
+        data = urllib.parse.urlencode({"username": username or stack.username,
+                                       "password": password or stack.password,
                                        "csrfmiddlewaretoken": token[1]}).encode()
         request = urllib.request.Request(f"{self.base}/login/", data=data,
                                          headers={"Referer": f"{self.base}/login/"})
         with self.opener.open(request, timeout=30) as response:
             if "/login/" in response.url:
-                raise RuntimeError("the dashboard refused the admin's password")
+                raise RuntimeError("the dashboard refused the password")
 
     def get(self, path: str) -> str:
         """The page at ``path``; raises RuntimeError unless it answers 200 (logged in)."""
