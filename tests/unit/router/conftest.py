@@ -54,18 +54,19 @@ class RunningRouter(Router):
         return True
 
 
+def _configured(router_class: type[Router], tmp_path) -> Router:
+    router = router_class(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
+                          run_dir=tmp_path / "run", port=18999)
+    router.write_main_config()
+    return router
+
+
 @pytest.fixture
 def router(tmp_path) -> Router:
     """A router whose nginx is not running (no control socket answers)."""
-    router = Router(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
-                    run_dir=tmp_path / "run", port=18999)
-    router.write_main_config()
-    return router
+    return _configured(Router, tmp_path)
 
 
 @pytest.fixture
 def running(tmp_path) -> RunningRouter:
-    router = RunningRouter(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
-                           run_dir=tmp_path / "run", port=18999)
-    router.write_main_config()
-    return router
+    return _configured(RunningRouter, tmp_path)
