@@ -146,6 +146,23 @@ def web_ports(app: str) -> list[int]:
     return sorted(set(ports))
 
 
+def web_addresses(app: str) -> list[str]:
+    """Where the app's running web containers listen on their networks (``ip:5000``): the
+    addresses the router sends to."""
+    ids = docker("ps", "--quiet", "--filter", f"label=paas.app={app}",
+                 "--filter", "label=paas.process=web").split()
+    addresses = []
+    for container in ids:
+        networks = docker("inspect", "--format",
+                          "{{range $name, $n := .NetworkSettings.Networks}}"
+                          "{{$name}} {{$n.IPAddress}}\n{{end}}", container)
+        for line in networks.splitlines():
+            name, _, address = line.partition(" ")
+            if name.endswith(f"-{app}") and address:
+                addresses.append(f"{address}:5000")
+    return sorted(addresses)
+
+
 def push_or_fail(stack: Stack, repo, app: str, ref: str = "main") -> None:
     """Raises BenchError if the push fails."""
     result = stack.push(repo, app, ref=ref)

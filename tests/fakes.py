@@ -57,7 +57,8 @@ class FakeScheduler:
             for process_type, quantity in sorted(desired.quantities.items())
             for number in range(1, quantity + 1)
         ]
-        return Retirement(desired.app, [i.port for i in self.containers[desired.app] if i.port])
+        return Retirement(desired.app, [f"127.0.0.1:{i.port}" for i in self.containers[desired.app]
+                                        if i.port])
 
     def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,
                    log: Log | None = None) -> OneOffResult:
@@ -144,7 +145,7 @@ class FakeRouter:
 
     def set_route(self, route: AppRoute) -> None:
         self.routes[route.app] = route
-        self.events.append(("route", route.ports))
+        self.events.append(("route", route.upstreams))
 
     def remove_route(self, app: str) -> None:
         self.routes.pop(app, None)
@@ -157,9 +158,9 @@ class FakeRouter:
         for app in apps:
             self.remove_route(app)
 
-    def routed_ports(self, app: str) -> tuple[int, ...] | None:
+    def routed_upstreams(self, app: str) -> tuple[str, ...] | None:
         route = self.routes.get(app)
-        return None if route is None else tuple(sorted(route.ports))
+        return None if route is None else tuple(sorted(route.upstreams))
 
 
 class FakeRedis:

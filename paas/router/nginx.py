@@ -4,11 +4,12 @@ Layout under ``<PAAS_HOME>``::
 
     nginx/nginx.conf      main config (written once by ``write_main_config``)
     nginx/apps/<app>.conf one server block per app: its hostnames, nothing that a deploy changes
-    nginx/routes.txt      the route table (app -> ports), which nginx loads when it (re)starts
+    nginx/routes.txt      the route table (app -> upstreams), which nginx loads when it (re)starts
     nginx/staging/        where a candidate server block is checked with ``nginx -t``
     run/router/control.sock  nginx's control endpoint, through which the table changes live
 
-A deploy, scale, rollback or config change moves an app to other ports: ``set_route`` writes
+A deploy, scale, rollback or config change moves an app to other upstreams (the addresses of
+its new web containers): ``set_route`` writes
 the table file, then pushes the route to nginx's shared dict through the control socket; the
 next request uses it, and no connection is closed. Only a server-block change (a new app,
 other hostnames, a removed app) is validated against the whole configuration with
@@ -42,7 +43,7 @@ from paas.router.route_table import (
     ControlClient,
     ControlUnreachable,
     Route,
-    checked_ports,
+    checked_upstreams,
     read_table,
     write_table,
 )
@@ -52,12 +53,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AppRoute:
-    """Where requests for an app go: its hostnames and the loopback ports of healthy web
-    containers. No ports means the app is known but has nothing healthy to serve."""
+    """Where requests for an app go: its hostnames and the upstreams (``ip:port``, see
+    ``paas.router.route_table``) of its healthy web containers. No upstreams means the app is
+    known but has nothing healthy to serve."""
 
     app: str
     hostnames: tuple[str, ...]
-    ports: tuple[int, ...]
+    upstreams: tuple[str, ...]
 
 
 def accepting_workers(master_pid: int, proc: Path = PROC) -> set[int]:
@@ -80,13 +82,13 @@ def is_app_name(name: str) -> bool:
 
 def validate_route(route: AppRoute) -> None:
     """Raise UserError(invalid_app_name) or UserError(invalid_domain) for a name nginx's
-    configuration cannot hold, and PlatformError(invalid_route) for bad ports."""
+    configuration cannot hold, and PlatformError(invalid_route) for bad upstreams."""
     validate_app_name(route.app)
     if not route.hostnames:
         raise PlatformError(f"no hostname to serve {route.app} at", code="invalid_route")
     for hostname in route.hostnames:
         validate_hostname(hostname)
-    checked_ports(route.ports)
+    checked_upstreams(route.upstreams)
 
 
 class Router:
@@ -136,7 +138,7 @@ class Router:
             modules_dir=self.modules_dir), self.port)
 
     def render_app(self, route: AppRoute) -> str:
-        """The server block of ``route``'s app: its hostnames (its ports are in the table)."""
+        """The server block of ``route``'s app: its hostnames (its upstreams are in the table)."""
         return render_app_server(route.app, route.hostnames, self.port)
 
     @staticmethod
@@ -163,9 +165,9 @@ class Router:
 
     def set_route(self, route: AppRoute, settle_timeout: float = 15.0) -> None:
         """Serve ``route``: from the next request on, ``route.app``'s requests go to
-        ``route.ports`` (a 503 if there are none).
+        ``route.upstreams`` (a 503 if there are none).
 
-        A change of ports only is written to the table file and pushed to nginx: no reload.
+        A change of upstreams only is written to the table file and pushed to nginx: no reload.
         A change of hostnames (or a new app) is validated with ``nginx -t``, applied with a
         reload, and this waits until nginx answers for the app with the new configuration.
 
@@ -176,7 +178,7 @@ class Router:
         PlatformError(router_reload_failed) if a needed reload fails.
         """
         validate_route(route)
-        wanted = Route(self.generation(route), route.ports)
+        wanted = Route(self.generation(route), checked_upstreams(route.upstreams))
         with self._locked():
             block_changes = self._block_changes({route.app: self.render_app(route)})
             if block_changes:
@@ -219,9 +221,9 @@ class Router:
         logger.warning("router did not pick up the new route of %s in %ss", route.app, timeout)
         return False
 
-    def routed_ports(self, app: str) -> tuple[int, ...] | None:
-        """The loopback ports nginx sends ``app``'s requests to, or None if it has no route
-        for the app. Asks nginx; when its control socket does not answer (nginx is down),
+    def routed_upstreams(self, app: str) -> tuple[str, ...] | None:
+        """The upstreams (``ip:port``) nginx sends ``app``'s requests to, or None if it has no
+        route for the app. Asks nginx; when its control socket does not answer (nginx is down),
         reads the table file nginx loads when it starts.
 
         Raises PlatformError(router_rejected) if nginx answers unexpectedly.
@@ -231,9 +233,9 @@ class Router:
         except ControlUnreachable:
             pass
         else:
-            return None if live is None else tuple(sorted(live.ports))
+            return None if live is None else tuple(sorted(live.upstreams))
         route = read_table(self.routes_file).get(app)
-        return None if route is None else tuple(sorted(route.ports))
+        return None if route is None else tuple(sorted(route.upstreams))
 
     def remove_route(self, app: str) -> None:
         """Stop serving ``app``. Raises as ``remove_routes`` does."""

@@ -1,9 +1,10 @@
 -- The router's Lua side, loaded into nginx by paas/router/nginx.py's main config.
 --
 -- Where each app's requests go lives in the shared dict `paas_routes`, which every worker
--- reads: key = app name, value = a route, "<generation> <port> <port>..." (the generation is
--- 12 hex digits naming this route, sent back as X-Paas-Route; the ports are the loopback
--- ports of the app's healthy web containers, none when nothing healthy runs). The control
+-- reads: key = app name, value = a route, "<generation> <ip>:<port> ..." (the generation is
+-- 12 hex digits naming this route, sent back as X-Paas-Route; the upstreams are the
+-- addresses of the app's healthy web containers, none when nothing healthy runs; a bare
+-- port means 127.0.0.1:<port>, as earlier tables held). The control
 -- plane changes it through the control endpoint (a UNIX socket, see `control`) without a
 -- reload, and keeps the same table in a file that `init` loads when nginx (re)starts.
 --
@@ -11,8 +12,8 @@
 
 local _M = {}
 
-local MAX_PORTS = 100        -- far above formation's 20 web instances
-local MAX_ROUTE_BYTES = 1024 -- 12 + 100 * 6 characters at most, with room to spare
+local MAX_UPSTREAMS = 100     -- far above formation's 20 web instances
+local MAX_ROUTE_BYTES = 2400 -- 12 + 100 * 22 characters ("255.255.255.255:65535 ") at most
 
 local routes = ngx.shared.paas_routes
 
@@ -26,34 +27,66 @@ local function valid_app(app)
 end
 _M.valid_app = valid_app
 
--- The route in `text` as {text, generation, ports}, or nil and why it is refused.
+-- "a.b.c.d" if `text` is an IPv4 address written as Python's ipaddress writes it (no
+-- leading zeros), else nil.
+local function ipv4(text)
+    local octets = {text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")}
+    if #octets ~= 4 then
+        return nil
+    end
+    for _, octet in ipairs(octets) do
+        if #octet > 3 or (#octet > 1 and octet:sub(1, 1) == "0") or tonumber(octet) > 255 then
+            return nil
+        end
+    end
+    return text
+end
+
+-- The upstream `token` names as host, port ("10.0.3.2:5000", or "5000" for loopback), or nil.
+local function upstream(token)
+    local host, digits = token:match("^([%d.]+):(%d+)$")
+    if not host then
+        host, digits = "127.0.0.1", token:match("^(%d+)$")
+    end
+    host = host and ipv4(host)
+    local port = digits and digits:find("^[1-9]%d?%d?%d?%d?$") and tonumber(digits)
+    if not host or not port or port > 65535 then
+        return nil
+    end
+    return host, port
+end
+
+-- The route in `text` as {text, generation, peers = {{host, port}...}}, or nil and why it
+-- is refused.
 local function parse(text)
     if type(text) ~= "string" or #text > MAX_ROUTE_BYTES then
         return nil, "a route is at most " .. MAX_ROUTE_BYTES .. " bytes"
     end
-    if text:find("[^0-9a-f ]") or text:find("  ", 1, true) or text:find(" $") then
-        return nil, "a route is a generation and ports separated by single spaces"
+    if text:find("[^0-9a-f .:]") or text:find("  ", 1, true) or text:find(" $") then
+        return nil, "a route is a generation and upstreams separated by single spaces"
     end
     local generation, rest = text:match("^(%x+)(.*)$")
     if not generation or #generation ~= 12 then
         return nil, "a route starts with a 12-digit hex generation"
     end
-    local ports, seen = {}, {}
+    local peers, seen = {}, {}
     for token in rest:gmatch("[^ ]+") do
-        local port = token:find("^[1-9]%d?%d?%d?%d?$") and tonumber(token)
-        if not port or port > 65535 then
-            return nil, "invalid port " .. token .. ": use a whole number from 1 to 65535"
+        local host, port = upstream(token)
+        if not host then
+            return nil, "invalid upstream " .. token .. ": use <IPv4 address>:<port>, the "
+                .. "port a whole number from 1 to 65535"
         end
-        if seen[port] then
-            return nil, "port " .. token .. " is listed twice"
+        local key = host .. ":" .. port
+        if seen[key] then
+            return nil, "upstream " .. key .. " is listed twice"
         end
-        seen[port] = true
-        ports[#ports + 1] = port
-        if #ports > MAX_PORTS then
-            return nil, "at most " .. MAX_PORTS .. " ports"
+        seen[key] = true
+        peers[#peers + 1] = {host, port}
+        if #peers > MAX_UPSTREAMS then
+            return nil, "at most " .. MAX_UPSTREAMS .. " upstreams"
         end
     end
-    return {text = text, generation = generation, ports = ports}
+    return {text = text, generation = generation, peers = peers}
 end
 _M.parse = parse
 
@@ -78,7 +111,7 @@ function _M.access(app)
     if route then
         ngx.var.paas_route = route.generation
     end
-    if not route or #route.ports == 0 then
+    if not route or #route.peers == 0 then
         ngx.status = ngx.HTTP_SERVICE_UNAVAILABLE
         ngx.header["Content-Type"] = "text/plain"
         ngx.print("paas: app ", app, " has no running web processes\n")
@@ -89,8 +122,8 @@ function _M.access(app)
     ctx.paas_route = route
 end
 
--- balancer_by_lua: round robin over the app's ports; a retry (proxy_next_upstream) goes to
--- the next port, so each try reaches a different instance. A retry reads the table again:
+-- balancer_by_lua: round robin over the app's upstreams; a retry (proxy_next_upstream) goes
+-- to the next one, so each try reaches a different instance. A retry reads the table again:
 -- if the route changed since this request started (a deploy switched it and the old
 -- instance is going away), it goes to the new route's ports.
 function _M.balance()
@@ -104,26 +137,26 @@ function _M.balance()
     local index
     if ctx.paas_peer then
         local now = lookup(app)
-        if now and now ~= route and #now.ports > 0 then
+        if now and now ~= route and #now.peers > 0 then
             route = now
             ctx.paas_route = now
-            index = (turn[app] or 0) % #now.ports + 1
+            index = (turn[app] or 0) % #now.peers + 1
             turn[app] = index
         else
-            index = ctx.paas_peer % #route.ports + 1
+            index = ctx.paas_peer % #route.peers + 1
         end
     else
-        index = (turn[app] or 0) % #route.ports + 1
+        index = (turn[app] or 0) % #route.peers + 1
         turn[app] = index
-        if #route.ports > 1 then
-            balancer.set_more_tries(#route.ports - 1)
+        if #route.peers > 1 then
+            balancer.set_more_tries(#route.peers - 1)
         end
     end
     ctx.paas_peer = index
-    local port = route.ports[index]
-    local ok, err = balancer.set_current_peer("127.0.0.1", port)
+    local peer = route.peers[index]
+    local ok, err = balancer.set_current_peer(peer[1], peer[2])
     if not ok then
-        ngx.log(ngx.ERR, "paas: cannot route to port ", port, ": ", err)
+        ngx.log(ngx.ERR, "paas: cannot route to ", peer[1], ":", peer[2], ": ", err)
         return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
     end
 end

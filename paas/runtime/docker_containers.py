@@ -20,6 +20,7 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from paas.errors import PlatformError, UserError
+from paas.router.route_table import upstream
 from paas.runtime.confinement import ContainerLimits, confined_create_kwargs
 from paas.runtime.docker_client import (
     CONTAINER_PORT,
@@ -32,6 +33,7 @@ from paas.runtime.docker_client import (
     LABEL_SPEC,
     DockerConnection,
 )
+from paas.runtime.docker_networks import app_network_name
 from paas.runtime.lines import split_lines
 
 logger = logging.getLogger(__name__)
@@ -181,6 +183,15 @@ class RunningInstance:
                 return int(binding["HostPort"])
         return None
 
+    def upstream(self, network: str) -> str | None:
+        """Where the router reaches its web process: ``<its address on network>:<port>``
+        (from a listing or an inspect alike), or None if it has no address there (not
+        running). Straight to the container, not through the loopback port: that port's
+        userland proxy (docker-proxy) would copy every request and answer once more."""
+        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(network) or {}).get("IPAddress")
+        return upstream(address, CONTAINER_PORT) if address else None
+
 
 def listed_port(attrs: dict[str, Any]) -> int | None:
     """The loopback port of CONTAINER_PORT in a listing's ``Ports``, if published."""
@@ -293,8 +304,9 @@ class DockerContainers(DockerConnection):
         return RunningInstance(container, spec.app, spec.release, spec.process_type,
                                spec.instance)
 
-    def web_ports(self) -> dict[tuple[str, int], list[int]]:
-        """Loopback ports of this installation's running web containers, by (app, release).
+    def web_upstreams(self) -> dict[tuple[str, int], list[str]]:
+        """Where the router reaches this installation's running web containers
+        (``ip:port`` on each one's app network), by (app, release).
 
         One listing, without inspecting each container, so that routes can be checked
         against Docker every few seconds.
@@ -302,7 +314,7 @@ class DockerContainers(DockerConnection):
         containers = self.client.containers.list(
             sparse=True, filters={"label": [f"{LABEL_HOME}={self.home}", f"{LABEL_PROCESS}=web"],
                                   "status": "running"})
-        found: dict[tuple[str, int], set[int]] = {}
+        found: dict[tuple[str, int], set[str]] = {}
         for container in containers:
             labels = container.attrs.get("Labels") or {}
             if LABEL_ONEOFF in labels:
@@ -311,13 +323,12 @@ class DockerContainers(DockerConnection):
                 key = (labels[LABEL_APP], int(labels[LABEL_RELEASE]))
             except (KeyError, ValueError):
                 continue
-            ports = found.setdefault(key, set())
-            for binding in container.attrs.get("Ports") or []:
-                if (binding.get("PrivatePort") == CONTAINER_PORT and binding.get("PublicPort")
-                        and binding.get("Type", "tcp") == "tcp"
-                        and binding.get("IP") in ("127.0.0.1", "", None)):
-                    ports.add(int(binding["PublicPort"]))
-        return {key: sorted(ports) for key, ports in found.items()}
+            instance = RunningInstance(container, key[0], key[1], "web", 0)
+            address = instance.upstream(app_network_name(self.home, key[0]))
+            upstreams = found.setdefault(key, set())
+            if address:
+                upstreams.add(address)
+        return {key: sorted(upstreams) for key, upstreams in found.items()}
 
     def _remove_by_name(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):

@@ -9,7 +9,8 @@ Order of a change, so that what serves keeps serving:
   1. start the missing containers of the wanted release;
   2. wait until every new web container passes its health checks (on failure: remove the new
      containers and raise; the router and the old containers are untouched);
-  3. point the router at the healthy web containers (validated reload); ``converge`` returns
+  3. point the router at the healthy web containers' addresses on their app network (no
+     reload unless the hostnames changed); ``converge`` returns
      here, with a ``Retirement``: the new release serves, and the caller can say so;
   4. ``Retirement.run``: SIGTERM the containers that are no longer wanted, give them time to
      drain, remove them. The caller runs it, under the same deploy lock, after its bookkeeping.
@@ -130,19 +131,19 @@ class DockerScheduler:
         return self.engine.logs(instance.id, follow=follow, since=since)
 
     def unrouted_apps(self, current: dict[str, int]) -> list[str]:
-        # Docker gives a web container it restarts after a crash a new loopback port. One
-        # listing without inspects, and the route files: cheap enough for every few seconds.
-        # A container Docker is still restarting is left to Docker (and to the crash-loop
-        # report): only a running container with an unrouted port counts.
+        # A web container Docker restarts after a crash may come back on another address of
+        # its network. One listing without inspects, and the route table: cheap enough for
+        # every few seconds. A container Docker is still restarting is left to Docker (and
+        # to the crash-loop report): only a running container at an unrouted address counts.
         with docker_errors_as_platform_errors():
-            running = self.engine.web_ports()
+            running = self.engine.web_upstreams()
         moved = []
         for app, release in current.items():
-            ports = running.get((app, release))
-            routed = self.router.routed_ports(app)
-            if not ports or routed is None or set(ports) <= set(routed):
+            upstreams = running.get((app, release))
+            routed = self.router.routed_upstreams(app)
+            if not upstreams or routed is None or set(upstreams) <= set(routed):
                 continue
-            logger.info("%s: web listens on %s, the router sends to %s", app, ports,
+            logger.info("%s: web listens at %s, the router sends to %s", app, upstreams,
                         list(routed))
             moved.append(app)
         return moved
@@ -249,29 +250,33 @@ class DockerScheduler:
             web = [i for i in kept + started if i.process_type == "web"]
             if started:
                 # Health checks took time: Docker may have restarted a kept instance since it
-                # was listed, on a new port. Read every port again.
-                ports = sorted(self._routable_ports(web))
+                # was listed, at a new address. Read every address again.
+                upstreams = sorted(self._routable_upstreams(web))
             else:
-                # Listed a moment ago (the usual reconcile): the listing's ports.
-                ports = sorted(port for i in web if (port := i.host_port()))
+                # Listed a moment ago (the usual reconcile): the listing's addresses.
+                upstreams = sorted(address for i in web if (address := self._upstream(i)))
             # nginx refusing the new configuration (a broken file beside it) keeps the old
             # one live: the old containers serve on, and the new ones go.
-            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ports)))
+            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(upstreams)))
         except Exception:
             for instance in started:
                 log(f"       removing {instance.process_type}.{instance.instance}")
                 self._remove(instance, grace_seconds=0)
             raise
-        return Retirement(desired.app, ports, unwanted, stop=self._retire)
+        return Retirement(desired.app, upstreams, unwanted, stop=self._retire)
 
-    def _routable_ports(self, web: list[RunningInstance]) -> list[int]:
-        ports = []
+    def _upstream(self, instance: RunningInstance) -> str | None:
+        """Where the router reaches ``instance``: its address on its app's network."""
+        return instance.upstream(self.engine.app_network(instance.app))
+
+    def _routable_upstreams(self, web: list[RunningInstance]) -> list[str]:
+        upstreams = []
         for instance in web:
             refreshed = self.engine.refresh(instance)
-            port = refreshed.host_port() if refreshed else None
-            if port:
-                ports.append(port)
-        return ports
+            address = self._upstream(refreshed) if refreshed else None
+            if address:
+                upstreams.append(address)
+        return upstreams
 
     def _retire(self, instance: Retiring) -> None:
         assert isinstance(instance, RunningInstance)  # converge retires only its own finds
@@ -331,17 +336,18 @@ class DockerScheduler:
 
     def _wait_healthy(self, instance: RunningInstance, desired: DesiredApp,
                       log: Log) -> None:
+        # Checked where the router will send its requests.
         refreshed = self.engine.refresh(instance)
-        port = refreshed.host_port() if refreshed else None
+        address = self._upstream(refreshed) if refreshed else None
 
         def is_running() -> bool:
             current = self.engine.refresh(instance)
             return current is not None and current.container.status in ("running", "created")
 
         try:
-            if port is None:
+            if address is None:
                 raise HealthCheckFailed("the container exited before it could be checked")
-            wait_until_healthy(port, list(desired.healthchecks), is_running,
+            wait_until_healthy(address, list(desired.healthchecks), is_running,
                                self.healthcheck_timeout, log)
         except Exception:
             output = self.engine.logs_tail(instance)

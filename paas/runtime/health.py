@@ -115,11 +115,11 @@ def checks_from_app_json(app_json: dict[str, object]) -> list[HealthCheck]:
     return [HealthCheck.from_app_json(entry) for entry in entries]
 
 
-def probe(port: int, check: HealthCheck, timeout: float | None = None) -> str | None:
-    """One attempt, waiting at most ``timeout`` (default: the check's): None if healthy, else
-    what went wrong."""
-    connection = http.client.HTTPConnection("127.0.0.1", port,
-                                            timeout=timeout or check.timeout)
+def probe(address: str, check: HealthCheck, timeout: float | None = None) -> str | None:
+    """One attempt at ``address`` (``ip:port``), waiting at most ``timeout`` (default: the
+    check's): None if healthy, else what went wrong."""
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout or check.timeout)
     try:
         connection.request("GET", check.path, headers={"Host": "localhost",
                                                        "User-Agent": "paas-healthcheck"})
@@ -139,13 +139,14 @@ def probe(port: int, check: HealthCheck, timeout: float | None = None) -> str | 
 
 
 def wait_until_healthy(
-    port: int,
+    address: str,
     checks: list[HealthCheck],
     is_running: Callable[[], bool],
     deadline_seconds: float,
     log: Callable[[str], None],
 ) -> None:
-    """Run every check against ``port`` until it passes.
+    """Run every check against ``address`` (``ip:port``: where the router will send
+    requests) until it passes.
 
     Raises HealthCheckFailed when a check runs out of attempts, the deadline passes (no
     initial delay or probe waits past it), or the container stops (``is_running`` returns
@@ -164,7 +165,7 @@ def wait_until_healthy(
         while True:
             attempt += 1
             remaining = max(deadline - time.monotonic(), 0.1)
-            problem = probe(port, check, timeout=min(check.timeout, remaining))
+            problem = probe(address, check, timeout=min(check.timeout, remaining))
             if problem is None:
                 break
             if not is_running():

@@ -84,7 +84,7 @@ class Instance:
     process_type: str
     number: int
     state: str  # the engine's word: running, restarting, exited, ...
-    port: int | None = None  # where the router reaches a web instance
+    port: int | None = None  # a web instance's loopback-published port (for a look by hand)
     # How often the engine restarted it, and how it last exited: known for an instance that
     # is not running (what crash reports read); an engine may leave them 0 for a running one.
     restart_count: int = 0
@@ -130,13 +130,14 @@ ROUTER_SETTLE_SECONDS = 0.2
 class Retirement:
     """The second half of a converge: the instances the router no longer sends requests to.
 
-    ``converge`` returns it once the router serves ``ports`` (the web ports routed now); the
+    ``converge`` returns it once the router serves ``upstreams`` (the web instances' addresses
+    routed now); the
     caller records that the new release serves, then calls ``run``, still under the app's
     deploy lock so that nothing else converges while the old instances drain.
     """
 
     app: str
-    ports: list[int]
+    upstreams: list[str]
     instances: Sequence[Retiring] = ()
     # How to stop one instance (SIGTERM, drain, keep its logs, remove); set by the scheduler.
     stop: Callable[[Retiring], None] | None = None

@@ -13,11 +13,11 @@ from paas.router.nginx import accepting_workers
 from paas.router.route_table import ControlClient
 
 
-def routed_ports(stack, app: str) -> list[int]:
-    """The ports the stack's nginx sends ``app``'s requests to, asked through its control
-    socket (the table in nginx's memory, not the file)."""
+def routed_upstreams(stack, app: str) -> list[str]:
+    """The upstreams (``ip:port``) the stack's nginx sends ``app``'s requests to, asked
+    through its control socket (the table in nginx's memory, not the file)."""
     route = ControlClient(stack.home / "run" / "router" / "control.sock").get(app)
-    return sorted(route.ports) if route else []
+    return sorted(route.upstreams) if route else []
 
 
 def router_workers(stack) -> set[int]:

@@ -25,7 +25,8 @@ class Backend(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, name: str, status: int = 200, on_request=None) -> None:
+    def __init__(self, name: str, status: int = 200, on_request=None,
+                 host: str = "127.0.0.1") -> None:
         self.name, self.status, self.on_request = name, status, on_request
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,14 +44,16 @@ class Backend(ThreadingHTTPServer):
             def log_message(handler, *args) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.port = self.server_address[1]
+        super().__init__((host, 0), Handler)
+        # Where the router reaches it, as a container's address on its network would be.
+        self.upstream = f"{host}:{self.server_address[1]}"
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 @pytest.fixture(scope="module")
 def backends():
-    servers = {name: Backend(name) for name in ("one", "two")}
+    # "two" listens on another address than loopback's usual one: routes name addresses.
+    servers = {"one": Backend("one"), "two": Backend("two", host="127.0.0.2")}
     servers["broken"] = Backend("broken", status=502)
     yield servers
     for server in servers.values():
@@ -103,13 +106,13 @@ def control(router: Router, method: str, path: str, body: str | None = None) -> 
 
 
 def test_a_route_switches_on_a_kept_connection_without_a_reload(router, backends):
-    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["one"].port,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["one"].upstream,)))
     workers = accepting_workers(master(router))
     connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
     assert get(connection, "shop.localhost") == (200, "one\n")
     local_port = connection.sock.getsockname()[1]
 
-    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].port,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].upstream,)))
 
     assert get(connection, "shop.localhost") == (200, "two\n")
     assert connection.sock.getsockname()[1] == local_port  # the same client connection
@@ -119,8 +122,8 @@ def test_a_route_switches_on_a_kept_connection_without_a_reload(router, backends
 
 def test_requests_take_turns_and_a_502_is_retried_on_another_instance(router, backends):
     router.set_route(AppRoute("shop", ("shop.localhost",),
-                              (backends["one"].port, backends["broken"].port,
-                               backends["two"].port)))
+                              (backends["one"].upstream, backends["broken"].upstream,
+                               backends["two"].upstream)))
     connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
     answers = [get(connection, "shop.localhost") for _ in range(12)]
     connection.close()
@@ -133,12 +136,12 @@ def test_a_retry_goes_to_the_route_that_replaced_the_one_the_request_started_wit
     # Each old instance switches the app to "two" (as a deploy would), then fails with a
     # 502, as an instance going away might: the retry must not go to the other old one.
     def switch() -> None:
-        router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].port,)))
+        router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].upstream,)))
 
     leaving = [Backend(f"leaving-{n}", status=502, on_request=switch) for n in (1, 2)]
     try:
         router.set_route(AppRoute("shop", ("shop.localhost",),
-                                  tuple(server.port for server in leaving)))
+                                  tuple(server.upstream for server in leaving)))
         connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
         assert get(connection, "shop.localhost") == (200, "two\n")
         connection.close()
@@ -147,7 +150,7 @@ def test_a_retry_goes_to_the_route_that_replaced_the_one_the_request_started_wit
             server.shutdown()
 
 
-def test_an_app_without_ports_answers_503_and_an_unknown_host_404(router):
+def test_an_app_without_upstreams_answers_503_and_an_unknown_host_404(router):
     router.set_route(AppRoute("idle", ("idle.localhost",), ()))
     connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
     assert get(connection, "idle.localhost") == (
@@ -157,30 +160,44 @@ def test_an_app_without_ports_answers_503_and_an_unknown_host_404(router):
     connection.close()
 
 
+INVALID = "invalid upstream"
+UPSTREAM_FORM = "use <IPv4 address>:<port>, the port a whole number from 1 to 65535"
+SEPARATED = "a route is a generation and upstreams separated by single spaces"
+
+
 @pytest.mark.parametrize("path, body, answer", [
     ("/routes/Shop", "0123456789ab 80", (400, "invalid_app_name: invalid app name\n")),
     ("/routes/shop;x", "0123456789ab 80", (400, "invalid_app_name: invalid app name\n")),
-    ("/routes/shop", "0123456789ab 0",
-     (400, "invalid_route: invalid port 0: use a whole number from 1 to 65535\n")),
-    ("/routes/shop", "0123456789ab 65536",
-     (400, "invalid_route: invalid port 65536: use a whole number from 1 to 65535\n")),
-    ("/routes/shop", "0123456789ab 80 80", (400, "invalid_route: port 80 is listed twice\n")),
+    ("/routes/shop", "0123456789ab 10.1.0.2:0", (400, f"invalid_route: {INVALID} 10.1.0.2:0: "
+                                                     f"{UPSTREAM_FORM}\n")),
+    ("/routes/shop", "0123456789ab 65536", (400, f"invalid_route: {INVALID} 65536: "
+                                                 f"{UPSTREAM_FORM}\n")),
+    ("/routes/shop", "0123456789ab 10.1.0.256:80", (400, f"invalid_route: {INVALID} "
+                                                         f"10.1.0.256:80: {UPSTREAM_FORM}\n")),
+    ("/routes/shop", "0123456789ab 010.1.0.2:80", (400, f"invalid_route: {INVALID} "
+                                                        f"010.1.0.2:80: {UPSTREAM_FORM}\n")),
+    ("/routes/shop", "0123456789ab 10.1.0.2:80 10.1.0.2:80",
+     (400, "invalid_route: upstream 10.1.0.2:80 is listed twice\n")),
+    ("/routes/shop", "0123456789ab 80 127.0.0.1:80",
+     (400, "invalid_route: upstream 127.0.0.1:80 is listed twice\n")),
     ("/routes/shop", "0123456789ab 8o",
-     (400, "invalid_route: a route is a generation and ports separated by single spaces\n")),
+     (400, f"invalid_route: {SEPARATED}\n")),
+    ("/routes/shop", "0123456789ab shop:80",
+     (400, f"invalid_route: {SEPARATED}\n")),
     ("/routes/shop", "xyz 80",
-     (400, "invalid_route: a route is a generation and ports separated by single spaces\n")),
+     (400, f"invalid_route: {SEPARATED}\n")),
     ("/routes/shop", "0123456789 80",
      (400, "invalid_route: a route starts with a 12-digit hex generation\n")),
 ])
 def test_the_control_endpoint_refuses_a_bad_route_and_keeps_the_old_one(router, backends,
                                                                         path, body, answer):
-    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["one"].port,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["one"].upstream,)))
     before = control(router, "GET", "/routes/shop")
 
     assert control(router, "PUT", path, body) == answer
 
     assert control(router, "GET", "/routes/shop") == before
-    assert router.routed_ports("shop") == (backends["one"].port,)
+    assert router.routed_upstreams("shop") == (backends["one"].upstream,)
 
 
 def test_no_other_local_user_can_reach_the_control_socket(router):
@@ -196,7 +213,7 @@ def test_no_other_local_user_can_reach_the_control_socket(router):
 
 
 def test_after_a_kill_nginx_starts_again_with_the_routes_in_the_file(router, backends):
-    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].port,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), (backends["two"].upstream,)))
     killed = master(router)
     workers = [pid for pid, _ in children(killed)]
     for pid in [killed, *workers]:
@@ -213,4 +230,4 @@ def test_after_a_kill_nginx_starts_again_with_the_routes_in_the_file(router, bac
     connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
     assert get(connection, "shop.localhost") == (200, "two\n")
     connection.close()
-    assert router.routed_ports("shop") == (backends["two"].port,)
+    assert router.routed_upstreams("shop") == (backends["two"].upstream,)

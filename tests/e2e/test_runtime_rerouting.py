@@ -1,5 +1,7 @@
-"""A web process that crashes is restarted by Docker on a new loopback port; the router
-follows within seconds (the route check), not at the next full reconcile.
+"""A web process that crashes is restarted by Docker, and the router sends to it again
+within seconds, not at the next full reconcile: it routes to the container's address on its
+app network, and should Docker give the restarted container another address, the route
+check (every 2 s) re-routes it.
 
 This module runs its own stack with the periodic reconcile an hour apart, so only the route
 check can bring the app back within the polling below.
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from tests.e2e.runtime_support import routed_ports
+from tests.e2e.runtime_support import routed_upstreams
 from tests.e2e.stack import Stack, unique_app_name
 
 
@@ -33,13 +35,15 @@ def inspect(container: str) -> dict:
     return json.loads(result.stdout)[0]
 
 
-def host_port(state: dict) -> int | None:
-    bindings = (state["NetworkSettings"]["Ports"] or {}).get("5000/tcp") or []
-    return int(bindings[0]["HostPort"]) if bindings else None
+def upstream(state: dict, app: str) -> str | None:
+    """Where the router should reach the container: its address on its app's network."""
+    networks = state["NetworkSettings"]["Networks"]
+    network = next((name for name in networks if name.endswith(f"-{app}")), None)
+    address = networks[network]["IPAddress"] if network else ""
+    return f"{address}:5000" if address else None
 
 
-def test_a_crashed_web_process_is_routed_again_on_its_new_port(slow_reconcile_stack,
-                                                               tmp_path):
+def test_a_crashed_web_process_is_routed_again_once_restarted(slow_reconcile_stack, tmp_path):
     stack = slow_reconcile_stack
     app = unique_app_name("reroute")
     repo = stack.checkout("runtime-app", tmp_path)
@@ -47,12 +51,11 @@ def test_a_crashed_web_process_is_routed_again_on_its_new_port(slow_reconcile_st
     assert pushed.returncode == 0, pushed.stderr + stack.logs()
     container = f"paas.{app}.web.1.v1"
     before = inspect(container)
-    old_port = host_port(before)
-    assert routed_ports(stack, app) == [old_port]
+    assert routed_upstreams(stack, app) == [upstream(before, app)]
     assert stack.get(app).status == 200
 
     # Kill the app's process from the host, as a crash would: Docker restarts the container
-    # (restart policy on-failure) and publishes it on a new port.
+    # (restart policy on-failure).
     os.kill(before["State"]["Pid"], signal.SIGKILL)
 
     answer, after = None, before
@@ -67,8 +70,6 @@ def test_a_crashed_web_process_is_routed_again_on_its_new_port(slow_reconcile_st
 
     assert after["RestartCount"] >= 1  # Docker restarted it; paas did not replace it
     assert after["Id"] == before["Id"]
-    new_port = host_port(after)
-    assert new_port != old_port, "Docker kept the port; this test proves nothing then"
     assert answer is not None and answer.status == 200, stack.logs()
     assert answer.body == "Hello from web.1 of v1\n"
-    assert routed_ports(stack, app) == [new_port]
+    assert routed_upstreams(stack, app) == [upstream(after, app)]

@@ -5,7 +5,7 @@ import http.client
 
 import pytest
 
-from tests.e2e.runtime_support import routed_ports, router_workers
+from tests.e2e.runtime_support import routed_upstreams, router_workers
 from tests.e2e.stack import unique_app_name
 
 
@@ -60,7 +60,7 @@ def test_a_redeploy_a_scale_and_a_rollback_do_not_reload_the_router(stack, route
     assert done(stack.paas("config:set", "GREETING=Hey", "-a", app)) == "done, v2"
     assert client.get() == "Hey from web.1 of v2\n"
     assert done(stack.paas("ps:scale", "web=2", "-a", app)).startswith("done, now web=2")
-    assert len(routed_ports(stack, app)) == 2
+    assert len(routed_upstreams(stack, app)) == 2
     assert {client.get() for _ in range(8)} == {"Hey from web.1 of v2\n",
                                                "Hey from web.2 of v2\n"}
     assert done(stack.paas("rollback", "v1", "-a", app)) == "done, v3"

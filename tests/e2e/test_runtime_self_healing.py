@@ -111,10 +111,10 @@ def test_the_router_config_is_rewritten_from_the_database(stack, app):
 def test_a_route_changed_behind_paas_is_put_back(stack, app):
     control = ControlClient(stack.home / "run" / "router" / "control.sock")
     served = control.get(app)
-    assert served is not None and served.ports
+    assert served is not None and served.upstreams
     # Something outside paas points the app at a port nothing listens on (nginx took it:
-    # put raises otherwise). The route check (every 2 s) sees the running port unrouted.
-    control.put(app, Route("0123456789ab", (1,)))
+    # put raises otherwise). The route check (every 2 s) sees the running web unrouted.
+    control.put(app, Route("0123456789ab", ("127.0.0.1:1",)))
 
     restored = wait_for(lambda: control.get(app) == served, attempts=40)
 

@@ -139,7 +139,7 @@ def test_an_nginx_config_error_keeps_the_old_routing_and_removes_the_new_contain
     router.write_main_config()
     docker = FakeDocker()
     old = docker.add("shop", 1, "web", 1)
-    router.set_route(AppRoute("shop", ("shop.localhost",), (old.port,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), (old.upstream,)))
     live = (router.apps_dir / "shop.conf").read_text()
     # Something outside paas broke another file nginx reads.
     (router.apps_dir / "zz-broken.conf").write_text("server { this is not nginx }\n")
@@ -154,7 +154,7 @@ def test_an_nginx_config_error_keeps_the_old_routing_and_removes_the_new_contain
 
     assert raised.value.code == "router_invalid"
     assert (router.apps_dir / "shop.conf").read_text() == live
-    assert router.routed_ports("shop") == (old.port,)
+    assert router.routed_upstreams("shop") == (old.upstream,)
     assert list(docker.containers) == [old.name]  # the new container went, the old serves
 
 

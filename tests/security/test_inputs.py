@@ -348,7 +348,7 @@ class _Answer:
 def test_the_default_check_fails_an_app_answering_a_server_error(status, healthy):
     server = _Answer(status)
     try:
-        problem = probe(server.port, HealthCheck())
+        problem = probe(f"127.0.0.1:{server.port}", HealthCheck())
     finally:
         server.close()
 
@@ -360,7 +360,7 @@ def test_the_default_check_fails_an_app_answering_a_server_error(status, healthy
 def test_an_app_json_check_fails_on_a_client_error_too():
     server = _Answer(404)
     try:
-        problem = probe(server.port, HealthCheck.from_app_json({"path": "/health"}))
+        problem = probe(f"127.0.0.1:{server.port}", HealthCheck.from_app_json({"path": "/health"}))
     finally:
         server.close()
 
@@ -372,7 +372,8 @@ def test_no_initial_delay_outlasts_the_deploys_deadline():
 
     check = HealthCheck.from_app_json({"initialDelay": 300})
     with pytest.raises(HealthCheckFailed) as raised:
-        wait_until_healthy(1, [check], lambda: True, deadline_seconds=5, log=lambda line: None)
+        wait_until_healthy("127.0.0.1:1", [check], lambda: True, deadline_seconds=5,
+                           log=lambda line: None)
 
     assert "PAAS_HEALTHCHECK_TIMEOUT" in str(raised.value)
 

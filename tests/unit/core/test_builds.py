@@ -44,7 +44,7 @@ def test_the_build_succeeds_when_its_release_serves_and_the_old_containers_retir
             last = platform.redis.streams[stream_key(build.pk)][-1][1]
             events.append(f"retiring, build {last.get(b'status', b'running').decode()}")
 
-        return Retirement(desired.app, [40001], [Old()], stop=stop)
+        return Retirement(desired.app, ["127.0.0.1:40001"], [Old()], stop=stop)
 
     monkeypatch.setattr(builds, "_build_release", image_built)
     platform.scheduler.converge = converge

@@ -9,7 +9,7 @@ from paas.router.route_table import Route, read_table
 
 def test_a_server_block_names_the_hostnames_and_no_ports(router):
     text = router.render_app(AppRoute("shop", ("shop.localhost", "shop.example.com"),
-                                      (32768, 32769)))
+                                      ("10.1.0.2:5000", "10.1.0.3:5000")))
     assert "server_name shop.localhost shop.example.com;" in text
     assert "listen 18999;" in text
     assert 'access("shop")' in text
@@ -19,7 +19,7 @@ def test_a_server_block_names_the_hostnames_and_no_ports(router):
 
 def test_the_server_block_is_the_same_with_and_without_healthy_ports(router):
     # So that scaling web to 0 and back changes the route table only.
-    serving = router.render_app(AppRoute("shop", ("shop.localhost",), (32768,)))
+    serving = router.render_app(AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",)))
     idle = router.render_app(AppRoute("shop", ("shop.localhost",), ()))
     assert serving == idle
 
@@ -30,7 +30,7 @@ def test_the_main_config_keeps_clients_and_upstreams_alive(router):
     assert "keepalive_timeout 75s;" in text
     upstream = text[text.index("upstream paas_apps"):]
     assert upstream.index("balancer_by_lua_block") < upstream.index("keepalive 64;")
-    block = router.render_app(AppRoute("shop", ("shop.localhost",), (32768,)))
+    block = router.render_app(AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",)))
     assert "proxy_http_version 1.1;" in block and 'proxy_set_header Connection "";' in block
 
 
@@ -59,17 +59,18 @@ def test_a_control_socket_path_too_long_for_a_unix_socket_is_refused(tmp_path):
 
 
 def test_the_generated_configuration_passes_nginx_t(router):
-    router.set_route(AppRoute("shop", ("shop.localhost",), (32768,)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",)))
     result = router._nginx("-t", "-c", str(router.main_config))
     assert result.returncode == 0, result.stderr
 
 
 def test_it_applies_a_valid_route_and_removes_it(router):
-    route = AppRoute("shop", ("shop.localhost",), (32768,))
+    route = AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",))
     router.set_route(route)
     live = router.apps_dir / "shop.conf"
     assert live.read_text() == router.render_app(route)
-    assert read_table(router.routes_file)["shop"] == Route(router.generation(route), (32768,))
+    assert read_table(router.routes_file)["shop"] == Route(router.generation(route),
+                                                           ("10.1.0.2:5000",))
     router.remove_route("shop")
     assert not live.exists()
     assert "shop" not in read_table(router.routes_file)
@@ -77,7 +78,7 @@ def test_it_applies_a_valid_route_and_removes_it(router):
 
 
 def test_it_keeps_the_live_config_when_nginx_rejects_the_candidate(router):
-    good = AppRoute("shop", ("shop.localhost",), (32768,))
+    good = AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",))
     router.set_route(good)
     with pytest.raises(PlatformError) as error:
         router.apply({"broken": "server { this is not nginx }"})
@@ -87,27 +88,30 @@ def test_it_keeps_the_live_config_when_nginx_rejects_the_candidate(router):
 
 
 def test_a_new_domain_that_nginx_rejects_changes_neither_block_nor_table(router):
-    good = AppRoute("shop", ("shop.localhost",), (32768,))
+    good = AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000",))
     router.set_route(good)
     (router.apps_dir / "zz-broken.conf").write_text("server { this is not nginx }\n")
     with pytest.raises(PlatformError) as error:
-        router.set_route(AppRoute("shop", ("shop.localhost", "shop.example.com"), (32770,)))
+        router.set_route(AppRoute("shop", ("shop.localhost", "shop.example.com"),
+                                  ("10.1.0.4:5000",)))
     assert error.value.code == "router_invalid"
     assert (router.apps_dir / "shop.conf").read_text() == router.render_app(good)
-    assert router.routed_ports("shop") == (32768,)
+    assert router.routed_upstreams("shop") == ("10.1.0.2:5000",)
 
 
 @pytest.mark.parametrize("route, code", [
-    (AppRoute("Shop", ("shop.localhost",), (32768,)), "invalid_app_name"),
-    (AppRoute("shop;", ("shop.localhost",), (32768,)), "invalid_app_name"),
-    (AppRoute("shop", ("shop.localhost; evil",), (32768,)), "invalid_domain"),
-    (AppRoute("shop", (), (32768,)), "invalid_route"),
-    (AppRoute("shop", ("shop.localhost",), (0,)), "invalid_route"),
-    (AppRoute("shop", ("shop.localhost",), (65536,)), "invalid_route"),
+    (AppRoute("Shop", ("shop.localhost",), ("10.1.0.2:5000",)), "invalid_app_name"),
+    (AppRoute("shop;", ("shop.localhost",), ("10.1.0.2:5000",)), "invalid_app_name"),
+    (AppRoute("shop", ("shop.localhost; evil",), ("10.1.0.2:5000",)), "invalid_domain"),
+    (AppRoute("shop", (), ("10.1.0.2:5000",)), "invalid_route"),
+    (AppRoute("shop", ("shop.localhost",), ("10.1.0.2:0",)), "invalid_route"),
+    (AppRoute("shop", ("shop.localhost",), ("10.1.0.2:65536",)), "invalid_route"),
     (AppRoute("shop", ("shop.localhost",), (True,)), "invalid_route"),
-    (AppRoute("shop", ("shop.localhost",), ("32768",)), "invalid_route"),
-    (AppRoute("shop", ("shop.localhost",), (32768, 32768)), "invalid_route"),
-    (AppRoute("shop", ("shop.localhost",), tuple(range(20000, 20101))), "invalid_route"),
+    (AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000; evil",)), "invalid_route"),
+    (AppRoute("shop", ("shop.localhost",), ("10.1.0.2:5000", "10.1.0.2:5000")), "invalid_route"),
+    (AppRoute("shop", ("shop.localhost",), tuple(f"10.1.0.2:{port}"
+                                                 for port in range(20000, 20101))),
+     "invalid_route"),
 ])
 def test_it_rejects_a_route_nginx_cannot_hold_and_writes_nothing(running, route, code):
     with pytest.raises((UserError, PlatformError)) as error:

@@ -19,12 +19,18 @@ from paas.runtime.docker_oneoffs import OneOffSpec
 from paas.runtime.scheduler import OneOffResult
 
 
+def address_of(port: int) -> str:
+    """A fake container's address on its network, one for each of its loopback ports."""
+    return f"10.1.{port // 256 % 256}.{port % 256}"
+
+
 @dataclass
 class FakeContainer:
     name: str
     labels: dict
     status: str = "running"
     port: int | None = None
+    ip: str | None = None  # its address on its app's network
     restart_count: int = 0
     exit_code: int = 0
     log: bytes = b""
@@ -35,9 +41,17 @@ class FakeContainer:
         """As an inspect gives them."""
         ports = {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(self.port)}]} \
             if self.port else {}
+        networks = {f"paas-fake-{self.labels[LABEL_APP]}": {"IPAddress": self.ip}} \
+            if self.ip else {}
         return {"Name": f"/{self.name}", "Config": {"Labels": self.labels},
-                "NetworkSettings": {"Ports": ports}, "RestartCount": self.restart_count,
+                "NetworkSettings": {"Ports": ports, "Networks": networks},
+                "RestartCount": self.restart_count,
                 "State": {"Status": self.status, "ExitCode": self.exit_code}}
+
+    @property
+    def upstream(self) -> str | None:
+        """Where the router reaches it."""
+        return f"{self.ip}:5000" if self.ip else None
 
     def reload(self) -> None:
         pass
@@ -93,6 +107,8 @@ class FakeDocker:
         name = f"paas.{app}.{process_type}.{instance}.v{release}"
         if "port" not in state and process_type == "web":
             state["port"] = self._port()
+        if state.get("port") and "ip" not in state:
+            state["ip"] = address_of(state["port"])
         container = FakeContainer(name=name, id=name, labels={
             LABEL_APP: app, LABEL_RELEASE: str(release), LABEL_PROCESS: process_type,
             LABEL_INSTANCE: str(instance), LABEL_SPEC: spec_hash}, **state)
@@ -114,8 +130,9 @@ class FakeDocker:
         if spec.name in self.fail_start:
             raise PlatformError("cannot start", code="container_start_failed")
         self.containers.pop(spec.name, None)
+        port = self._port() if spec.publish else None
         container = FakeContainer(
-            name=spec.name, id=spec.name, port=self._port() if spec.publish else None,
+            name=spec.name, id=spec.name, port=port, ip=address_of(port) if port else None,
             labels={LABEL_APP: spec.app, LABEL_RELEASE: str(spec.release),
                     LABEL_PROCESS: spec.process_type, LABEL_INSTANCE: str(spec.instance),
                     LABEL_SPEC: spec.spec_hash})

@@ -20,8 +20,8 @@ def no_waiting(monkeypatch):
 def healthy(monkeypatch):
     calls = []
 
-    def fake_wait(port, checks, is_running, deadline_seconds, log):
-        calls.append(port)
+    def fake_wait(address, checks, is_running, deadline_seconds, log):
+        calls.append(address)
 
     monkeypatch.setattr(docker_scheduler, "wait_until_healthy", fake_wait)
     return calls
@@ -53,15 +53,15 @@ def test_it_switches_the_router_before_draining_the_old_release(healthy):
 
     retirement = runtime.converge(desired())
 
-    new_port = engine.containers["paas.shop.web.1.v2"].port
-    assert retirement.ports == [new_port]
-    assert engine.events == [("start", "paas.shop.web.1.v2"), ("route", (new_port,))]
+    new_address = engine.containers["paas.shop.web.1.v2"].upstream
+    assert retirement.upstreams == [new_address]
+    assert engine.events == [("start", "paas.shop.web.1.v2"), ("route", (new_address,))]
     assert old.name in engine.containers  # still draining-to-be: the caller retires it
 
     assert retirement.run() == []
 
     assert engine.events[-1] == ("stop", old.name, 7)
-    assert healthy == [new_port]
+    assert healthy == [new_address]
     assert running_names(engine) == ["paas.shop.web.1.v2"]
     assert engine.saved_logs[old.name].parts[-2:] == ("shop", "v1")
 
@@ -78,14 +78,14 @@ def test_it_gives_only_web_a_port_and_never_runs_the_release_type(healthy):
     assert specs["paas.shop.worker.1.v2"].publish is False
     assert specs["paas.shop.worker.2.v2"].env["DYNO"] == "worker.2"
     assert specs["paas.shop.worker.1.v2"].command == "run-worker"
-    assert healthy == [engine.containers["paas.shop.web.1.v2"].port]  # workers: no HTTP check
+    assert healthy == [engine.containers["paas.shop.web.1.v2"].upstream]  # workers: no HTTP check
 
 
 def test_a_failing_health_check_removes_the_new_containers_and_keeps_the_route(monkeypatch):
     runtime, engine, router = make_runtime()
     old = engine.add("shop", 1, "web", 1)
 
-    def failing(port, checks, is_running, deadline_seconds, log):
+    def failing(address, checks, is_running, deadline_seconds, log):
         raise HealthCheckFailed("health check 'x' failed after 3 attempts: HTTP 500")
 
     monkeypatch.setattr(docker_scheduler, "wait_until_healthy", failing)
@@ -107,8 +107,8 @@ def test_scaling_down_drains_only_the_surplus_after_the_router_drops_it(healthy)
 
     runtime.converge(desired(web=1)).run()
 
-    kept_port = engine.containers["paas.shop.web.1.v2"].port
-    assert engine.events[0] == ("route", (kept_port,))
+    kept_address = engine.containers["paas.shop.web.1.v2"].upstream
+    assert engine.events[0] == ("route", (kept_address,))
     assert sorted(engine.events[1:]) == [("stop", "paas.shop.web.2.v2", 7),
                                          ("stop", "paas.shop.web.3.v2", 7)]
 
@@ -117,10 +117,10 @@ def test_scaling_up_routes_to_every_healthy_instance(healthy):
     runtime, engine, router = make_runtime()
     engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
 
-    ports = runtime.converge(desired(web=3)).ports
+    upstreams = runtime.converge(desired(web=3)).upstreams
 
-    assert len(ports) == 3
-    assert router.routes["shop"].ports == tuple(ports)
+    assert len(upstreams) == 3
+    assert router.routes["shop"].upstreams == tuple(upstreams)
     assert not [event for event in engine.events if event[0] == "stop"]
 
 
@@ -157,7 +157,7 @@ def test_a_converged_app_is_left_alone(healthy):
 
     assert retirement.run() == []
     assert [event[0] for event in engine.events] == ["route"]
-    assert retirement.ports == [engine.containers["paas.shop.web.1.v2"].port]
+    assert retirement.upstreams == [engine.containers["paas.shop.web.1.v2"].upstream]
 
 
 def test_converging_a_converged_app_reads_one_listing_and_nothing_else(healthy):
@@ -170,20 +170,20 @@ def test_converging_a_converged_app_reads_one_listing_and_nothing_else(healthy):
     runtime.converge(wanted)
 
     # Reconcile does this for every app every interval: no inspect of each container, no
-    # network or volume check (running containers have theirs), no port read again.
+    # network or volume check (running containers have theirs), no address read again.
     assert engine.listings == ["shop"]
     assert engine.refreshed == [] and engine.network_checks == 0 and engine.volumes == set()
 
 
-def test_after_starting_instances_every_routed_port_is_read_again(healthy):
+def test_after_starting_instances_every_routed_address_is_read_again(healthy):
     runtime, engine, router = make_runtime()
     engine.add("shop", 2, "web", 1, spec_hash=runtime._spec(desired(), "web", 1).spec_hash)
 
-    ports = runtime.converge(desired(web=2)).ports
+    upstreams = runtime.converge(desired(web=2)).upstreams
 
-    # Health checks took a while: Docker may have restarted web.1 on a new port meanwhile.
+    # Health checks took a while: Docker may have restarted web.1 at a new address meanwhile.
     assert set(engine.refreshed) == {"paas.shop.web.1.v2", "paas.shop.web.2.v2"}
-    assert engine.network_checks == 1 and len(ports) == 2
+    assert engine.network_checks == 1 and len(upstreams) == 2
 
 
 def test_volumes_are_created_and_mounted_in_every_process(healthy):
@@ -224,7 +224,7 @@ def test_an_old_container_that_cannot_be_stopped_is_reported_not_raised(healthy)
     assert len(problems) == 1 and problems[0].startswith("could not stop worker.1 of v1")
     assert f"       {problems[0]}" in lines
     assert "paas.shop.web.1.v1" not in engine.containers  # the others still went
-    assert router.routes["shop"].ports == (engine.containers["paas.shop.web.1.v2"].port,)
+    assert router.routes["shop"].upstreams == (engine.containers["paas.shop.web.1.v2"].upstream,)
 
 
 def test_a_start_that_fails_among_several_removes_every_new_one_and_keeps_the_route(healthy):

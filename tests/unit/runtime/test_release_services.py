@@ -136,7 +136,7 @@ def converge_leaving(platform, old_instances, events):
 
         old = [RunningInstance(SimpleNamespace(name=name), desired.app, 1, "web", 1)
                for name in old_instances]
-        return Retirement(desired.app, retirement.ports, old, stop=stop)
+        return Retirement(desired.app, retirement.upstreams, old, stop=stop)
 
     platform.scheduler.converge = converge
 

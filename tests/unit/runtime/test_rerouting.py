@@ -1,4 +1,5 @@
-"""A restarted web container gets a new port: the cheap route check notices and re-routes."""
+"""A restarted web container may get a new address: the cheap route check notices and
+re-routes."""
 
 from types import SimpleNamespace
 
@@ -8,6 +9,7 @@ from paas.core import reconcile
 from paas.core.models import App, Release
 from paas.router.nginx import AppRoute, Router
 from paas.runtime.docker_engine import DockerEngine
+from paas.runtime.docker_networks import app_network_name
 from paas.runtime.docker_scheduler import DockerScheduler
 
 pytestmark = pytest.mark.django_db
@@ -26,39 +28,45 @@ class FakeContainers:
         return [SimpleNamespace(attrs=attrs, id=attrs["Id"]) for attrs in self.listed]
 
 
-def web(app: str, release: int, port: int, **labels) -> dict:
-    return {"Id": f"{app}-{release}-{port}", "State": "running",
+def web(app: str, release: int, address: str, **labels) -> dict:
+    """A listed web container with ``address`` on its app's network (and another address on
+    a linked app's network, which the router must not use)."""
+    return {"Id": f"{app}-{release}-{address}", "State": "running",
             "Labels": {"paas.home": "/srv/paas", "paas.app": app, "paas.release": str(release),
                        "paas.process": "web", "paas.instance": "1", **labels},
-            "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5000, "PublicPort": port,
-                       "Type": "tcp"}]}
+            "Ports": [{"IP": "127.0.0.1", "PrivatePort": 5000, "PublicPort": 32768,
+                       "Type": "tcp"}],
+            "NetworkSettings": {"Networks": {
+                app_network_name("/srv/paas", app): {"IPAddress": address},
+                app_network_name("/srv/paas", "linked"): {"IPAddress": "10.9.9.9"}}}}
 
 
-def test_the_engine_lists_running_web_ports_by_app_and_release():
+def test_the_engine_lists_running_web_addresses_by_app_and_release():
     engine = DockerEngine(home="/srv/paas")
-    containers = FakeContainers([web("shop", 3, 32790), web("shop", 3, 32788),
-                                 web("blog", 1, 32800),
-                                 {**web("shop", 3, 32999), "Ports": []}])
+    containers = FakeContainers([web("shop", 3, "10.1.0.3"), web("shop", 3, "10.1.0.2"),
+                                 web("blog", 1, "10.1.1.2"),
+                                 {**web("shop", 3, "10.1.0.9"), "NetworkSettings": {}}])
     engine._client = SimpleNamespace(containers=containers)
 
-    ports = engine.web_ports()
+    upstreams = engine.web_upstreams()
 
-    assert ports == {("shop", 3): [32788, 32790], ("blog", 1): [32800]}
+    assert upstreams == {("shop", 3): ["10.1.0.2:5000", "10.1.0.3:5000"],
+                         ("blog", 1): ["10.1.1.2:5000"]}
     (filters,) = containers.filters
     assert filters["status"] == "running"
     assert set(filters["label"]) == {"paas.home=/srv/paas", "paas.process=web"}
 
 
-def test_the_router_reports_the_ports_it_sends_an_app_to(tmp_path):
+def test_the_router_reports_the_upstreams_it_sends_an_app_to(tmp_path):
     router = Router(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
                     run_dir=tmp_path / "run", port=18999)
     router.write_main_config()
-    router.set_route(AppRoute("shop", ("shop.localhost",), (32770, 32768)))
+    router.set_route(AppRoute("shop", ("shop.localhost",), ("10.1.0.3:5000", "10.1.0.2:5000")))
     router.set_route(AppRoute("idle", ("idle.localhost",), ()))
 
-    assert router.routed_ports("shop") == (32768, 32770)
-    assert router.routed_ports("idle") == ()
-    assert router.routed_ports("unknown") is None
+    assert router.routed_upstreams("shop") == ("10.1.0.2:5000", "10.1.0.3:5000")
+    assert router.routed_upstreams("idle") == ()
+    assert router.routed_upstreams("unknown") is None
 
 
 @pytest.fixture
@@ -73,22 +81,22 @@ def apps(users):
 
 
 def docker_scheduler(running: dict, routed: dict) -> DockerScheduler:
-    """A Docker scheduler whose Docker lists ``running`` web ports and whose router sends
-    each app to ``routed`` ports."""
-    engine = SimpleNamespace(web_ports=lambda: running, home="/srv/paas")
-    router = SimpleNamespace(routed_ports=routed.get)
+    """A Docker scheduler whose Docker lists ``running`` web addresses and whose router sends
+    each app to ``routed`` addresses."""
+    engine = SimpleNamespace(web_upstreams=lambda: running, home="/srv/paas")
+    router = SimpleNamespace(routed_upstreams=routed.get)
     return DockerScheduler(engine, router, healthcheck_timeout=1,
                            drain_seconds=0)
 
 
-def test_the_scheduler_names_apps_with_an_unrouted_running_port_of_the_current_release():
-    running = {("shop", 3): [32790], ("shop", 2): [32700], ("blog", 1): [32800],
-               ("idle", 2): [32900]}
-    routed = {"shop": (32788,), "blog": (32800,), "idle": None}
+def test_the_scheduler_names_apps_with_an_unrouted_running_address_of_the_current_release():
+    running = {("shop", 3): ["10.1.0.4:5000"], ("shop", 2): ["10.1.0.2:5000"],
+               ("blog", 1): ["10.1.1.2:5000"], ("idle", 2): ["10.1.2.2:5000"]}
+    routed = {"shop": ("10.1.0.3:5000",), "blog": ("10.1.1.2:5000",), "idle": None}
 
     moved = docker_scheduler(running, routed).unrouted_apps({"shop": 3, "blog": 1, "idle": 2})
 
-    # shop v3 restarted on 32790 while the router still says 32788; blog is routed right;
+    # shop v3 came back at .4 while the router still says .3; blog is routed right;
     # idle has no route file (that is the full reconcile's business); shop v2 is not current.
     assert moved == ["shop"]
 
