@@ -3,8 +3,13 @@ image, starts every service with PostgreSQL as paas's database, deploys a `git p
 serves it through the compose router; `down --volumes` takes it all away again.
 
 The stack comes up once for this module (building and starting it takes a minute or two),
-with its own project name, ports, PAAS_HOME and image tags (see compose_stack.py).
+with its own project name, ports, PAAS_HOME and image tags (see compose_stack.py). The last
+case crashes the router, so it stays last.
 """
+
+import os
+import signal
+import time
 
 import docker
 import pytest
@@ -13,6 +18,8 @@ from tests.e2e.compose_stack import ComposeStack
 from tests.e2e.stack import unique_app_name
 
 LONG_RUNNING = {"postgres", "redis", "router", "web", "worker", "builder"}
+# Holds the process namespace the router shares; it runs nothing, so has no health check.
+NAMESPACE_HOLDER = "pid-namespace"
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -44,7 +51,8 @@ def docker_client():
 def test_every_service_is_healthy_and_migrate_ran_once(compose_stack):
     services = compose_stack.services()
 
-    assert set(services) == LONG_RUNNING | {"migrate"}
+    assert set(services) == LONG_RUNNING | {"migrate", NAMESPACE_HOLDER}
+    assert services[NAMESPACE_HOLDER]["State"] == "running"
     for name in LONG_RUNNING:
         assert (services[name]["State"], services[name]["Health"]) == ("running", "healthy"), \
             (name, services[name])
@@ -92,3 +100,32 @@ def test_only_web_worker_and_builder_hold_the_docker_socket(compose_stack, stati
     assert app_containers, f"no container of {app} labelled paas.home={compose_stack.home}"
     for container in app_containers:
         assert [mount for mount in container.attrs["Mounts"] if mount["Type"] == "bind"] == []
+
+
+def test_a_crashed_router_restarts_alone_and_serves_again(compose_stack, static_app,
+                                                          docker_client):
+    app, _ = static_app
+    project = {"label": f"com.docker.compose.project={compose_stack.project}"}
+
+    def containers() -> dict:
+        return {container.labels["com.docker.compose.service"]: container
+                for container in docker_client.containers.list(all=True, filters=project)}
+
+    before = {name: container.attrs["RestartCount"] for name, container in containers().items()}
+    nginx_master = containers()["router"].attrs["State"]["Pid"]
+    os.kill(nginx_master, signal.SIGKILL)  # as an OOM kill or a crash would
+    restarted = False
+    for _ in range(60):
+        router = containers()["router"]
+        restarted = router.attrs["RestartCount"] > before["router"] and router.status == "running"
+        if restarted:
+            break
+        time.sleep(1)
+    answer = compose_stack.wait_for_answer(app, "Hello from static-site")
+    after = containers()
+
+    assert restarted, after["router"].attrs["State"]
+    assert answer.status == 200, answer.body
+    for name in ("web", "worker", "builder", NAMESPACE_HOLDER):
+        assert (after[name].status, after[name].attrs["RestartCount"]) == ("running",
+                                                                           before[name]), name
