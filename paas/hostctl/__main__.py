@@ -49,6 +49,7 @@ def _stack(service_user: bool = True):
         service_user=ensure_service_user(settings.PAAS_HOME) if service_user else None,
         redis_max_memory=settings.PAAS_REDIS_MAX_MEMORY,
         web_workers=settings.PAAS_WEB_WORKERS, web_threads=settings.PAAS_WEB_THREADS,
+        registry_port=settings.PAAS_REGISTRY_PORT if settings.PAAS_RUNS_REGISTRY else None,
     )
 
 
