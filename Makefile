@@ -15,7 +15,7 @@ SYSTEM_PYTHON := /usr/bin/python3
 APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
 	python3 python3-venv chromium wrk libnginx-mod-http-lua docker-registry
 
-.PHONY: up down status test bench lint system-deps venv prepare controlplane-image
+.PHONY: up down status test bench lint system-deps venv prepare controlplane-image compose-plugin
 
 system-deps:
 	@missing=""; \
@@ -50,11 +50,15 @@ down:
 status:
 	$(PY) -m paas.hostctl status
 
-# The control plane as an image, for docker-compose.yml (host mode does not need it).
-controlplane-image: prepare
-	DOCKER_BUILDKIT=1 /usr/bin/docker build --file deploy/controlplane.Dockerfile \
-		--secret id=paas_build_ca,src=$${PAAS_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} \
-		--tag paas/controlplane:latest .
+# Docker Compose v2 (the docker CLI plugin) for docker-compose.yml and its test: trixie's
+# Debian package, since bookworm's docker-compose is the old 1.29 (see the script).
+compose-plugin: system-deps
+	bash deploy/install-compose-plugin.sh
+
+# The control plane's images, for docker-compose.yml (host mode does not need them), built as
+# `docker compose up` builds them: FROM the stack image, with Debian's packages.
+controlplane-image: prepare compose-plugin
+	/usr/bin/docker compose build
 
 # mypy reads its settings from pyproject.toml. Its Django plugin imports paas.settings, which
 # creates PAAS_HOME's directories and secret key: point it at a scratch home, not the real one.
@@ -62,7 +66,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	PAAS_HOME=$(CURDIR)/.mypy_cache/paas-home $(VENV)/bin/mypy
 
-test: prepare lint
+test: prepare compose-plugin lint
 	$(VENV)/bin/pytest
 
 # fcgiwrap runs C git's http-backend for the git push baseline (wrk, git and nginx are needed

@@ -317,7 +317,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # task once it finished so a worker crash re-delivers it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
-# A restarted web container gets a new port; this cheap check re-routes within seconds.
+# A web container Docker restarted elsewhere (or a route changed behind paas) is unrouted;
+# this cheap check re-routes it within seconds.
 ROUTE_CHECK_SECONDS = 2.0
 # Builds get their own queue and worker processes (PAAS_BUILD_CONCURRENCY), so a few long builds
 # never hold up a config change, a scale or the reconcile behind them.
@@ -327,6 +328,9 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-all-apps": {
         "task": "worker.tasks.reconcile_all",
         "schedule": float(PAAS_RECONCILE_INTERVAL),
+        # A pass still queued when the next one is due is superseded by it: drop it, so a
+        # worker that was busy (a long converge) does not run a backlog of passes at once.
+        "options": {"expires": float(PAAS_RECONCILE_INTERVAL)},
     },
     "reroute-moved-ports": {
         "task": "worker.tasks.reroute_moved_ports",
