@@ -9,7 +9,9 @@ the formation; images come from the registry (``docker_registry``), which every 
 How the router reaches the tasks: the routing mesh. A web service publishes its port 5000 on a
 port Swarm picks (``PublishMode: ingress``); every node answers on it and forwards to a healthy
 task wherever it runs, so the host nginx routes the app to ``127.0.0.1:<published port>``, one
-upstream that stays the same across deploys, scaling and nodes coming and going. The other way,
+upstream that stays the same across deploys, scaling and nodes coming and going. (dockerd
+DNATs a host's own connections to a mesh port into the ingress sandbox through
+``docker_gwbridge``, which it sets to accept loopback sources, ``route_localnet``.) The other way,
 nginx attached to each app's overlay network, would need nginx in a container on every app
 network, which the host-mode router is not. The mesh listens on every address of every node,
 so ``hostctl up`` adds an iptables rule (``paas.hostctl.firewall.guard_routing_mesh``) that
@@ -50,7 +52,7 @@ from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_networks import installation_id
 from paas.runtime.docker_scheduler import docker_errors_as_platform_errors
 from paas.runtime.docker_swarm import published_port, service_labels, task_labels
-from paas.runtime.health import HealthCheckFailed, wait_until_healthy
+from paas.runtime.health import HealthCheck, HealthCheckFailed, wait_until_healthy
 from paas.runtime.scheduler import (
     DesiredApp,
     Instance,
@@ -426,7 +428,9 @@ class SwarmScheduler:
         address = upstream("127.0.0.1", port)
         routed = self.router.routed_upstreams(desired.app)
         if routed is None or address not in routed:
-            wait_until_healthy(address, list(desired.healthchecks), lambda: True,
+            # First any answer (the default check waits out the mesh being programmed, where
+            # an app.json check's few attempts would not), then the app's own checks.
+            wait_until_healthy(address, [HealthCheck(), *desired.healthchecks], lambda: True,
                                self.healthcheck_timeout, log)
         self.router.set_route(AppRoute(desired.app, desired.hostnames, (address,)))
         return [address]
