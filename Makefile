@@ -10,9 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian's own Python 3.11, the one a fresh Debian 12 machine has.
 SYSTEM_PYTHON := /usr/bin/python3
-# chromium: the dashboard's browser tests; wrk: the zero-downtime load test.
+# chromium: the dashboard's browser tests; wrk: the zero-downtime load test; docker-registry:
+# the registry a swarm's nodes pull from (PAAS_SCHEDULER=swarm).
 APT_PACKAGES := docker.io redis-server nginx debootstrap git iptables ca-certificates \
-	python3 python3-venv chromium wrk libnginx-mod-http-lua
+	python3 python3-venv chromium wrk libnginx-mod-http-lua docker-registry
 
 .PHONY: up down status test bench lint system-deps venv prepare controlplane-image compose-plugin
 

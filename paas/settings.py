@@ -155,6 +155,28 @@ PAAS_BUILD_PIDS = env_int("PAAS_BUILD_PIDS", 4096, 64, 4194304)
 # Each app's Docker network takes a /24 of this pool (at most 256 apps per /16).
 PAAS_NETWORK_POOL = env_ipv4_network("PAAS_NETWORK_POOL", "10.213.0.0/16", 8, 24)
 
+# --- multi-host (see docs/multi-host.md) ---------------------------------------------------
+
+# Which scheduler runs apps: "docker", containers on this dockerd; "swarm", Swarm services on
+# the swarm this dockerd manages (paas/runtime/swarm_scheduler.py).
+PAAS_SCHEDULER = env_str("PAAS_SCHEDULER", "docker")
+if PAAS_SCHEDULER not in ("docker", "swarm"):
+    raise ImproperlyConfigured(f"PAAS_SCHEDULER must be docker or swarm, got {PAAS_SCHEDULER!r}")
+# The port of the registry paas runs itself on loopback (Debian's docker-registry) when the
+# swarm scheduler is chosen and PAAS_REGISTRY names no other.
+PAAS_REGISTRY_PORT = env_int("PAAS_REGISTRY_PORT", 5000, 1, 65535)
+# Where images are pushed after a build so that every node can pull them: an external registry
+# ("registry.example.com:5000", "host/path"), or empty: with the swarm scheduler paas's own on
+# 127.0.0.1:PAAS_REGISTRY_PORT, with the docker scheduler none (one host needs no registry).
+PAAS_REGISTRY = os.environ.get("PAAS_REGISTRY") or None
+if PAAS_REGISTRY is not None and not re.fullmatch(
+        r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._-]+)*", PAAS_REGISTRY):
+    raise ImproperlyConfigured("PAAS_REGISTRY must look like registry.example.com:5000, got "
+                               f"{PAAS_REGISTRY!r}")
+PAAS_RUNS_REGISTRY = PAAS_SCHEDULER == "swarm" and PAAS_REGISTRY is None
+if PAAS_RUNS_REGISTRY:
+    PAAS_REGISTRY = f"127.0.0.1:{PAAS_REGISTRY_PORT}"
+
 # --- Django --------------------------------------------------------------------------------
 
 

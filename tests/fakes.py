@@ -21,6 +21,7 @@ from paas.runtime.scheduler import (
     DesiredApp,
     Instance,
     Log,
+    Node,
     OneOffResult,
     Retirement,
     ignore,
@@ -105,6 +106,15 @@ class FakeScheduler:
 
     def remove_volume(self, name: str) -> bool:
         return self.volumes.pop(name, None) is not None
+
+    def nodes(self) -> list[Node]:
+        tasks = tuple(sorted(f"{i.app}:{i.label}" for found in self.containers.values()
+                             for i in found))
+        return [Node(id="fake", hostname="fake-host", role="manager", state="ready",
+                     availability="active", leader=True, tasks=tasks)]
+
+    def join_command(self) -> str:
+        return "docker swarm join --token SWMTKN-fake 192.0.2.1:2377"
 
 
 class FakeImages:

@@ -1,5 +1,6 @@
 """The API of accounts: password login for a token, each user's own tokens, and (for
-superusers) users. Every handler calls one ``paas.core.accounts`` service."""
+superusers) users and the installation's nodes. Every handler calls one ``paas.core.accounts``
+or ``paas.core.nodes`` service."""
 
 from typing import Any
 
@@ -7,7 +8,7 @@ from django.http import HttpRequest
 
 from paas.api import serializers
 from paas.api.auth import anonymous_api_view, api_view, read_json
-from paas.core import accounts, throttle
+from paas.core import accounts, nodes, throttle
 from paas.errors import UserError
 
 
@@ -76,8 +77,18 @@ def change_user(request: HttpRequest, user, username: str) -> dict[str, Any]:
     return serializers.user(accounts.set_user_active(user, username, active))
 
 
+def list_nodes(request: HttpRequest, user) -> list[dict[str, Any]]:
+    return [serializers.node(n) for n in nodes.list_nodes(user)]
+
+
+def join_command(request: HttpRequest, user) -> dict[str, Any]:
+    return {"command": nodes.join_command(user)}
+
+
 login_view = anonymous_api_view(post=login)
 tokens_view = api_view(get=list_tokens, post=create_token)
 token_view = api_view(delete=revoke_token)
 users_view = api_view(get=list_users, post=create_user)
 user_view = api_view(patch=change_user)
+nodes_view = api_view(get=list_nodes)
+join_command_view = api_view(get=join_command)

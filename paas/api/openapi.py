@@ -111,6 +111,11 @@ ACCOUNT_PATHS: dict[str, Any] = {
         params=[_path("username", "the user")],
         body={"type": "object", "required": ["is_active"],
               "properties": {"is_active": {"type": "boolean"}}})},
+    "/nodes": {"get": _op("The machines apps run on, with the instances on each (superusers "
+                          "only)", {"type": "array", "items": _ref("Node")})},
+    "/nodes/join-command": {"get": _op(
+        "The `docker swarm join` line a new worker runs (superusers only; swarm scheduler)",
+        {"type": "object", "properties": {"command": {"type": "string"}}})},
 }
 ACCOUNT_SCHEMAS: dict[str, Any] = {
     "Token": {"type": "object", "properties": {
@@ -126,6 +131,14 @@ ACCOUNT_SCHEMAS: dict[str, Any] = {
         "username": {"type": "string"}, "email": {"type": "string"},
         "is_superuser": {"type": "boolean"}, "is_active": {"type": "boolean"},
         "password": {"type": "string", "description": "only when created: shown once"}}},
+    "Node": {"type": "object", "properties": {
+        "id": {"type": "string"}, "hostname": {"type": "string"},
+        "role": {"type": "string", "enum": ["manager", "worker"]},
+        "state": {"type": "string"}, "address": {"type": "string"},
+        "availability": {"type": "string", "enum": ["active", "pause", "drain"]},
+        "leader": {"type": "boolean"},
+        "tasks": {"type": "array", "items": {"type": "string"},
+                  "description": "what runs there, as <app>:<type>.<n>"}}},
 }
 
 

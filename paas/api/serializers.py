@@ -7,7 +7,7 @@ from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
 from paas.core.formation import effective_limits
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
-from paas.runtime.scheduler import Instance
+from paas.runtime.scheduler import Instance, Node
 
 
 def _time(value: datetime | None) -> str | None:
@@ -67,7 +67,14 @@ def build(value: Build) -> dict[str, Any]:
 
 def instance(value: Instance) -> dict[str, Any]:
     return {"name": value.label, "process_type": value.process_type, "number": value.number,
-            "release": f"v{value.release}", "state": value.state, "port": value.port}
+            "release": f"v{value.release}", "state": value.state, "port": value.port,
+            "node": value.node}
+
+
+def node(value: Node) -> dict[str, Any]:
+    return {"id": value.id, "hostname": value.hostname, "role": value.role,
+            "state": value.state, "availability": value.availability,
+            "address": value.address, "leader": value.leader, "tasks": list(value.tasks)}
 
 
 def domain(value: Domain) -> dict[str, Any]:

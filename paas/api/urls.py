@@ -13,6 +13,9 @@ urlpatterns = [
     path("tokens/<str:token>", account_views.token_view, name="token"),
     path("users", account_views.users_view, name="users"),
     path("users/<str:username>", account_views.user_view, name="user"),
+    # the machines apps run on (superusers only)
+    path("nodes", account_views.nodes_view, name="nodes"),
+    path("nodes/join-command", account_views.join_command_view, name="join-command"),
     path("apps", views.apps_view, name="apps"),
     path("apps/<str:name>", views.app_view, name="app"),
     path("apps/<str:name>/config", views.config_view, name="config"),

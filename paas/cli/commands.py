@@ -220,8 +220,13 @@ def cmd_ps(ctx: Context) -> None:
         ctx.print()
     instances = shown["instances"]
     if instances:
-        ctx.print(table([(i["name"], i["state"], i["release"], i["port"] or "")
-                         for i in instances], ("INSTANCE", "STATE", "RELEASE", "PORT")))
+        columns: tuple[str, ...] = ("INSTANCE", "STATE", "RELEASE", "PORT")
+        rows: list[tuple[Any, ...]] = [(i["name"], i["state"], i["release"], i["port"] or "")
+                                       for i in instances]
+        if any(i.get("node") for i in instances):  # an engine with several machines
+            columns += ("NODE",)
+            rows = [(*row, i.get("node") or "") for row, i in zip(rows, instances, strict=True)]
+        ctx.print(table(rows, columns))
     else:
         ctx.print("No containers are running.")
 

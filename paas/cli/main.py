@@ -45,6 +45,7 @@ from paas.cli.commands import (
     cmd_storage_remove,
 )
 from paas.cli.network_commands import cmd_network, cmd_network_link, cmd_network_unlink
+from paas.cli.node_commands import cmd_nodes, cmd_nodes_join_command
 
 # --- parsing -------------------------------------------------------------------------------
 
@@ -124,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("access", cmd_access, "list collaborators")
     add("access:add", cmd_access_add, "add a collaborator").add_argument("username")
     add("access:remove", cmd_access_remove, "remove a collaborator").add_argument("username")
+    add("nodes", cmd_nodes, "list the machines apps run on (superusers only)", app=False)
+    add("nodes:join-command", cmd_nodes_join_command,
+        "print the command that joins another machine (superusers only)", app=False)
     add("network", cmd_network, "list the apps this app's containers may reach")
     add("network:link", cmd_network_link,
         "let this app reach OTHER's web process at http://OTHER:5000 (restarts this app)"

@@ -21,6 +21,7 @@ from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_images import DockerImages
 from paas.runtime.docker_scheduler import DockerScheduler
 from paas.runtime.scheduler import Scheduler
+from paas.runtime.swarm_scheduler import SwarmScheduler
 
 
 class Lock(Protocol):
@@ -69,12 +70,16 @@ def from_settings() -> Platform:
     engine = DockerEngine(home=str(home), base_url=settings.PAAS_DOCKER_URL,
                           network_pool=settings.PAAS_NETWORK_POOL,
                           build_memory=settings.PAAS_BUILD_MEMORY,
-                          build_pids=settings.PAAS_BUILD_PIDS)
+                          build_pids=settings.PAAS_BUILD_PIDS,
+                          # None with the docker scheduler and no PAAS_REGISTRY: nothing pushed.
+                          registry=settings.PAAS_REGISTRY)
     router = Router(nginx_dir=home / "nginx", log_dir=home / "logs", run_dir=home / "run",
                     port=settings.PAAS_ROUTER_PORT, nginx_binary=settings.PAAS_NGINX_BINARY)
-    scheduler = DockerScheduler(engine=engine, router=router,
-                                healthcheck_timeout=settings.PAAS_HEALTHCHECK_TIMEOUT,
-                                drain_seconds=settings.PAAS_DRAIN_SECONDS)
+    # The one choice multi-host makes here (docs/multi-host.md): everything else is the same.
+    chosen = SwarmScheduler if settings.PAAS_SCHEDULER == "swarm" else DockerScheduler
+    scheduler: Scheduler = chosen(engine=engine, router=router,
+                                  healthcheck_timeout=settings.PAAS_HEALTHCHECK_TIMEOUT,
+                                  drain_seconds=settings.PAAS_DRAIN_SECONDS)
     client = redis.Redis.from_url(settings.REDIS_URL)
 
     def new_lock(name: str, timeout: float) -> Lock:

@@ -49,6 +49,7 @@ def _stack(service_user: bool = True):
         service_user=ensure_service_user(settings.PAAS_HOME) if service_user else None,
         redis_max_memory=settings.PAAS_REDIS_MAX_MEMORY,
         web_workers=settings.PAAS_WEB_WORKERS, web_threads=settings.PAAS_WEB_THREADS,
+        registry_port=settings.PAAS_REGISTRY_PORT if settings.PAAS_RUNS_REGISTRY else None,
     )
 
 
@@ -243,6 +244,8 @@ def guard_host(stack) -> None:
               f"{stack.bind_address}:{stack.control_port} (iptables)")
     print(firewall.limit_builds(stack.run_dir, settings.PAAS_BUILD_MEMORY,
                                 settings.PAAS_BUILD_PIDS))
+    if settings.PAAS_SCHEDULER == "swarm" and firewall.guard_routing_mesh(stack.home):
+        print("paas: the routing mesh's ports answer this host only (iptables DOCKER-USER)")
 
 
 def unguard_host(stack) -> None:
@@ -252,6 +255,7 @@ def unguard_host(stack) -> None:
 
     firewall.unguard_control_plane(stack.home, settings.PAAS_NETWORK_POOL, stack.control_port)
     firewall.unlimit_builds(stack.run_dir)
+    firewall.unguard_routing_mesh(stack.home)
 
 
 def _print_summary(stack, domain: str, credentials: dict) -> None:

@@ -61,11 +61,47 @@ def guard_control_plane(home: Path, bind_address: str, pool: str, port: int) -> 
 
 def unguard_control_plane(home: Path, pool: str, port: int) -> int:
     """Remove this installation's rule (every copy of it); return how many were removed."""
-    rule = control_plane_rule(home, pool, port)
+    return _delete_every_copy(control_plane_rule(home, pool, port))
+
+
+def _delete_every_copy(rule: list[str]) -> int:
     removed = 0
     while removed < 100 and _iptables("-D", *rule).returncode == 0:
         removed += 1
     return removed
+
+
+def routing_mesh_rule(home: Path) -> list[str]:
+    """The DOCKER-USER rule (without -I/-D) that keeps the swarm's routing mesh off the
+    network. A mesh port listens on every address; a connection to it from another machine
+    (or from a container) is DNATed to the ingress sandbox on docker_gwbridge and forwarded,
+    while the router's own connections to 127.0.0.1 start on this host and are never
+    forwarded. So dropping forwarded, DNATed traffic into docker_gwbridge closes the mesh to
+    everything but this host, and leaves the overlay (how nodes reach each other's tasks)
+    alone."""
+    comment = rule_comment(home).replace("control plane", "routing mesh")
+    return ["DOCKER-USER", "-o", "docker_gwbridge", "-p", "tcp", "-m", "conntrack",
+            "--ctstate", "DNAT", "-m", "comment", "--comment", comment, "-j", "DROP"]
+
+
+def guard_routing_mesh(home: Path) -> bool:
+    """Add the routing-mesh rule if it is missing; False if dockerd has no DOCKER-USER chain
+    (it runs without iptables). Raises SystemExit with iptables' message if adding fails."""
+    rule = routing_mesh_rule(home)
+    if _iptables("-C", *rule).returncode == 0:
+        return True
+    if _iptables("-L", "DOCKER-USER", "-n").returncode != 0:
+        return False
+    added = _iptables("-I", *rule)
+    if added.returncode != 0:
+        raise SystemExit(f"paas: could not close the routing mesh to the network: "
+                         f"{added.stderr.strip()}")
+    return True
+
+
+def unguard_routing_mesh(home: Path) -> int:
+    """Remove this installation's routing-mesh rule (every copy); return how many."""
+    return _delete_every_copy(routing_mesh_rule(home))
 
 
 def limit_builds(run_dir: Path, memory: str, pids: int) -> str:

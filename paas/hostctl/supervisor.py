@@ -31,6 +31,8 @@ class StackSettings:
     redis_max_memory: str = "256mb"
     web_workers: int = 1
     web_threads: int = 32
+    # The loopback port of the registry paas runs for a swarm (docker-registry); None: none.
+    registry_port: int | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -55,6 +57,10 @@ class StackSettings:
     @property
     def redis_config_path(self) -> Path:
         return self.run_dir / "redis.conf"
+
+    @property
+    def registry_config_path(self) -> Path:
+        return self.run_dir / "registry.yml"
 
     def local_redis_port(self) -> int | None:
         """The port of the Redis paas should run itself, or None if REDIS_URL is remote."""
@@ -85,6 +91,24 @@ def redis_config(stack: StackSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def registry_config(stack: StackSettings) -> str:
+    """The configuration of the registry paas runs for a swarm: on loopback, where dockerd
+    pushes to it without TLS (dockerd trusts 127.0.0.0/8 as an insecure registry by default),
+    its blobs under PAAS_HOME/registry. Other nodes reach it through what the operator puts in
+    front of it, or use PAAS_REGISTRY instead (see docs/multi-host.md)."""
+    return "\n".join([
+        "version: 0.1",
+        "log:",
+        "  level: warn",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {stack.home / 'registry'}",
+        "http:",
+        f"  addr: 127.0.0.1:{stack.registry_port}",
+        "",
+    ])
+
+
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by its owner only."""
     path.touch(mode=0o600)
@@ -109,6 +133,15 @@ def render(stack: StackSettings) -> str:
                 shutil.chown(path, stack.service_user, stack.service_user)
             run_as["redis"] = stack.service_user
         programs["redis"] = f"/usr/bin/redis-server {stack.redis_config_path}"
+    if stack.registry_port is not None:
+        (stack.home / "registry").mkdir(mode=0o700, parents=True, exist_ok=True)
+        stack.registry_config_path.write_text(registry_config(stack))
+        if stack.service_user:
+            # Needs no Docker: it runs unprivileged, like Redis.
+            for path in (stack.home / "registry", *(stack.home / "registry").rglob("*")):
+                shutil.chown(path, stack.service_user, stack.service_user)
+            run_as["registry"] = stack.service_user
+        programs["registry"] = f"/usr/bin/docker-registry serve {stack.registry_config_path}"
     programs["web"] = (
         f"{bin_dir / 'gunicorn'} paas.wsgi:application "
         f"--bind {stack.bind_address}:{stack.control_port} "

@@ -50,7 +50,8 @@ class DockerConnection:
 
     def __init__(self, home: str, base_url: str | None = None,
                  cli: str = DEFAULT_DOCKER_CLI, network_pool: str = DEFAULT_NETWORK_POOL,
-                 build_memory: str | None = None, build_pids: int | None = None) -> None:
+                 build_memory: str | None = None, build_pids: int | None = None,
+                 registry: str | None = None) -> None:
         self.home = home
         self.base_url = base_url
         self.cli = cli
@@ -59,6 +60,9 @@ class DockerConnection:
         # The ceilings on build steps (see build_limits), named when a build fails at one.
         self.build_memory = build_memory
         self.build_pids = build_pids
+        # Where images go so that other nodes can pull them (see docker_registry); None: one
+        # host, nothing is pushed.
+        self.registry = registry
         self._client: docker.DockerClient | None = None
 
     @property

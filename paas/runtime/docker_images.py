@@ -20,7 +20,8 @@ import docker.errors
 
 from paas.errors import UserError
 from paas.runtime.build_limits import BuildCgroup, limit_hit, limit_hit_in_output
-from paas.runtime.docker_client import DockerConnection, reported
+from paas.runtime.docker_client import reported
+from paas.runtime.docker_registry import DockerRegistry
 from paas.runtime.lines import split_lines
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ def _output_until(process: subprocess.Popen[bytes], deadline: float) -> Iterator
             yield chunk
 
 
-class DockerImages(DockerConnection):
-    """Building, tagging, inspecting and removing images; the BuildKit cache."""
+class DockerImages(DockerRegistry):
+    """Building, tagging, pushing, inspecting and removing images; the BuildKit cache."""
 
     def build_image(
         self,
@@ -74,8 +75,10 @@ class DockerImages(DockerConnection):
         """Build ``context_dir`` with BuildKit, tag it ``tag`` and return the image id.
 
         Each output line goes to ``log`` as it comes. ``secrets`` (id -> file) are offered to
-        ``RUN --mount=type=secret`` steps and never stored in the image.
-        Raises BuildFailed (with the tail of the output) or BuildTimedOut.
+        ``RUN --mount=type=secret`` steps and never stored in the image. With a registry, the
+        image is pushed there too, its layers logged (the build is what changed them).
+        Raises BuildFailed (with the tail of the output), BuildTimedOut or
+        PlatformError(registry_push_failed).
         """
         argv = [self.cli, "build", "--progress=plain", "--tag", tag]
         if dockerfile is not None:
@@ -104,7 +107,9 @@ class DockerImages(DockerConnection):
                 log(f" !     {why}")
                 reason = f"{why}; {reason}"
             raise BuildFailed(f"image build failed: {reason}")
-        return reported(self.client.images.get(tag).id, f"id for image {tag}")
+        image_id = reported(self.client.images.get(tag).id, f"id for image {tag}")
+        self.push_image(tag, log)
+        return image_id
 
     @staticmethod
     def _stream_process(
@@ -147,10 +152,18 @@ class DockerImages(DockerConnection):
             return None
 
     def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        """Tag ``image_id`` ``repository:tag``, in the registry too if there is one (its layers
+        are there since the build: only the tag is new). Raises
+        PlatformError(registry_push_failed)."""
         self.client.images.get(image_id).tag(repository, tag)
+        self.push_image(f"{repository}:{tag}")
 
     def remove_image(self, ref: str) -> bool:
-        """Remove tag or image ``ref``; False if it is gone already or still in use."""
+        """Remove tag or image ``ref`` (and its registry-named tag on this host, which would
+        keep the image otherwise); False if it is gone already or still in use."""
+        if self.registry and not ref.startswith("sha256:"):
+            with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+                self.client.images.remove(self.pull_reference(ref), noprune=True)
         try:
             self.client.images.remove(ref, noprune=False)
         except docker.errors.ImageNotFound:

@@ -26,7 +26,7 @@ from typing import TypeVar
 import docker.errors
 import requests.exceptions
 
-from paas.errors import PlatformError
+from paas.errors import PlatformError, UserError
 from paas.router.nginx import AppRoute, Router
 from paas.runtime.docker_client import reported
 from paas.runtime.docker_containers import ContainerSpec, RunningInstance
@@ -37,6 +37,7 @@ from paas.runtime.scheduler import (
     DesiredApp,
     Instance,
     Log,
+    Node,
     OneOffResult,
     Retirement,
     Retiring,
@@ -147,6 +148,18 @@ class DockerScheduler:
                         list(routed))
             moved.append(app)
         return moved
+
+    def nodes(self) -> list[Node]:
+        """This one host: everything runs here."""
+        with docker_errors_as_platform_errors():
+            hostname = str(self.engine.client.info().get("Name") or "")
+        tasks = tuple(sorted(f"{i.app}:{i.label}" for i in self.instances() if i.running))
+        return [Node(id="", hostname=hostname, role="manager", state="ready",
+                     availability="active", leader=True, tasks=tasks)]
+
+    def join_command(self) -> str:
+        raise UserError("this installation runs apps on one host; nodes join a swarm "
+                        "(PAAS_SCHEDULER=swarm, see docs/multi-host.md)", code="not_a_swarm")
 
     # --- removing ----------------------------------------------------------------------------
 

@@ -9,10 +9,12 @@ output and removes apps. Implementations:
 
 - ``paas.runtime.docker_scheduler.DockerScheduler``: containers on one Docker Engine, behind
   the nginx router;
+- ``paas.runtime.swarm_scheduler.SwarmScheduler``: services on a Docker Swarm, behind the same
+  router, through the routing mesh;
 - the in-memory scheduler the unit tests use (``tests/fakes.py``).
 
-A new engine (Docker Swarm, say) is one new module implementing ``Scheduler``; nothing in
-``paas.core`` changes for it.
+A new engine is one new module implementing ``Scheduler``; nothing in ``paas.core`` changes
+for it.
 """
 
 import logging
@@ -100,6 +102,20 @@ class Instance:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One machine the scheduler runs instances on, as its engine reports it."""
+
+    id: str
+    hostname: str
+    role: str  # manager or worker
+    state: str  # ready, down, ...
+    availability: str  # active, pause, drain
+    address: str = ""
+    leader: bool = False
+    tasks: tuple[str, ...] = ()  # what runs there: "<app>:<type>.<n>"
 
 
 @dataclass(frozen=True)
@@ -240,6 +256,15 @@ class Scheduler(Protocol):
 
     def ensure_volume(self, name: str, app: str) -> None:
         """Create volume ``name`` for ``app`` if it is missing; never touch its data."""
+        ...
+
+    def nodes(self) -> list[Node]:
+        """The machines apps run on (one for a single-host engine), with what runs on each."""
+        ...
+
+    def join_command(self) -> str:
+        """The command that joins another machine to run apps too. Raises
+        UserError(not_a_swarm) for an engine that runs on one host only."""
         ...
 
     def remove_volume(self, name: str) -> bool:
