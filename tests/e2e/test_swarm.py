@@ -9,6 +9,7 @@ Run under the machine-wide lock, as every test that makes a swarm:
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,16 @@ from tests.e2e.stack import Stack, commit_all, free_port, unique_app_name
 
 # The swarm's own subnets (ingress, app overlays), away from the app bridges' pool.
 SWARM_ADDRESS_POOL = "10.251.0.0/16"
+
+# Swarm's routing mesh, through which this scheduler routes, balances with the kernel's IPVS;
+# without it dockerd starts tasks but programs no ingress (no DOCKER-INGRESS chain) and a
+# published port answers nothing. IPVS is a kernel feature (ip_vs), which no package adds to
+# a kernel built without it and without modules, as the one of the machine this was written
+# on (its dockerd logs "error reading the kernel parameter net.ipv4.vs...").
+IPVS = Path("/proc/sys/net/ipv4/vs")
+pytestmark = pytest.mark.skipif(
+    not IPVS.is_dir(), reason="this kernel has no IPVS (no /proc/sys/net/ipv4/vs, no modules "
+    "to load): Swarm's routing mesh cannot publish a port here")
 
 
 def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
