@@ -76,31 +76,43 @@ def run(stack: Stack, runs: int) -> list[Row]:
             destroy_app(stack, app)
 
 
-def measure(stack: Stack, app: str, runs: int) -> tuple[Row, Row]:
+def direct_url(stack: Stack, app: str, instances: int) -> str:
+    """The URL of one of ``app``'s web containers at its published port, once the router
+    answers and ``instances`` of them run. Raises BenchError otherwise."""
     answer = stack.wait_for_answer(app, GREETING)
     ports = web_ports(app)
-    if answer.status != 200 or len(ports) != INSTANCES:
-        raise BenchError(f"{app} is not serving from {INSTANCES} instances (ports {ports}, "
+    if answer.status != 200 or len(ports) != instances:
+        raise BenchError(f"{app} is not serving from {instances} instances (ports {ports}, "
                          f"router answered {answer.status})")
-    direct = f"http://127.0.0.1:{ports[0]}/"
+    return f"http://127.0.0.1:{ports[0]}/"
+
+
+def alternately(sides: dict[str, tuple[str, str | None]], runs: int,
+                label: str = "") -> dict[str, list[WrkResult]]:
+    """``runs`` rounds of one wrk run at each side (name -> URL and Host header), in turn, so
+    a noisy moment falls on every side; each round is printed."""
+    results: dict[str, list[WrkResult]] = {name: [] for name in sides}
+    for number in range(1, runs + 1):
+        for name, (url, host) in sides.items():
+            results[name].append(wrk(url, host=host, connections=CONNECTIONS, seconds=SECONDS))
+        print(f"  {label}run {number}: " + "; ".join(
+            f"{name} {done[-1].requests_per_second:.0f} req/s p99 {done[-1].p99_ms:.2f} ms"
+            for name, done in results.items()), flush=True)
+    return results
+
+
+def measure(stack: Stack, app: str, runs: int) -> tuple[Row, Row]:
+    direct = direct_url(stack, app, INSTANCES)
     own_address = f"http://{web_addresses(app)[0]}/"
     routed, host = router_url(stack), app_host(app)
     factor = baseline_factor()
     # Warm up both paths: node's JIT, nginx's upstream connections.
     wrk(direct, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
     wrk(routed, host=host, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
-    paas: list[WrkResult] = []
-    baseline: list[WrkResult] = []
-    container: list[WrkResult] = []
-    for number in range(1, runs + 1):
-        baseline.append(wrk(direct, connections=CONNECTIONS, seconds=SECONDS))
-        paas.append(wrk(routed, host=host, connections=CONNECTIONS, seconds=SECONDS))
-        container.append(wrk(own_address, connections=CONNECTIONS, seconds=SECONDS))
-        print(f"  run {number}: baseline {baseline[-1].requests_per_second:.0f} req/s "
-              f"p99 {baseline[-1].p99_ms:.2f} ms; router {paas[-1].requests_per_second:.0f} "
-              f"req/s p99 {paas[-1].p99_ms:.2f} ms; container's own address "
-              f"{container[-1].requests_per_second:.0f} req/s p99 {container[-1].p99_ms:.2f} ms",
-              flush=True)
+    results = alternately({"baseline": (direct, None), "router": (routed, host),
+                           "container's own address": (own_address, None)}, runs)
+    baseline, paas = results["baseline"], results["router"]
+    container = results["container's own address"]
     errors = {"paas_errors": sum(r.errors for r in paas),
               "baseline_errors": sum(r.errors for r in baseline)}
     own = (Samples.of([r.requests_per_second for r in container]),
@@ -133,20 +145,12 @@ def measure(stack: Stack, app: str, runs: int) -> tuple[Row, Row]:
 def with_one_instance(stack: Stack, app: str, runs: int, p99_row: Row) -> Row:
     """``p99_row`` with the like-for-like p99 in its notes: the router to one instance
     against that instance's published port, alternately, ``runs`` times."""
-    answer = stack.wait_for_answer(app, GREETING)
-    ports = web_ports(app)
-    if answer.status != 200 or len(ports) != 1:
-        raise BenchError(f"{app} is not serving from 1 instance (ports {ports})")
-    direct = f"http://127.0.0.1:{ports[0]}/"
+    direct = direct_url(stack, app, 1)
     routed, host = router_url(stack), app_host(app)
     wrk(routed, host=host, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
-    paas: list[WrkResult] = []
-    baseline: list[WrkResult] = []
-    for number in range(1, runs + 1):
-        baseline.append(wrk(direct, connections=CONNECTIONS, seconds=SECONDS))
-        paas.append(wrk(routed, host=host, connections=CONNECTIONS, seconds=SECONDS))
-        print(f"  1 instance, run {number}: baseline p99 {baseline[-1].p99_ms:.2f} ms; "
-              f"router p99 {paas[-1].p99_ms:.2f} ms", flush=True)
+    results = alternately({"baseline": (direct, None), "router": (routed, host)}, runs,
+                          label="1 instance, ")
+    baseline, paas = results["baseline"], results["router"]
     routed_p99 = Samples.of([r.p99_ms for r in paas]).median
     direct_p99 = Samples.of([r.p99_ms for r in baseline]).median
     return replace(
