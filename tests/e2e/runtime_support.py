@@ -20,6 +20,14 @@ def routed_upstreams(stack, app: str) -> list[str]:
     return sorted(route.upstreams) if route else []
 
 
+def released(result) -> int:
+    """The version a deploying CLI command ends with ("done, v7")."""
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("done, v"), result.stderr
+    return int(last.removeprefix("done, v"))
+
+
 def router_workers(stack) -> set[int]:
     """The pids of the nginx workers accepting connections: a reload replaces them all."""
     master = int((stack.home / "run" / "nginx.pid").read_text())

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.runtime_support import Load
+from tests.e2e.runtime_support import Load, released
 from tests.e2e.stack import cli_error, commit_all, unique_app_name
 
 
@@ -37,14 +37,6 @@ def current(stack, app: str) -> dict:
 def newest_failure(state: dict) -> dict:
     return max((r for r in state["releases"] if r["status"] == "failed"),
                key=lambda r: r["number"])
-
-
-def released(result) -> int:
-    """The version a deploying CLI command ends with ("done, v7")."""
-    assert result.returncode == 0, result.stderr
-    last = result.stderr.splitlines()[-1]
-    assert last.startswith("done, v"), result.stderr
-    return int(last.removeprefix("done, v"))
 
 
 def test_the_release_command_runs_before_traffic_moves(stack, runtime_app):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.runtime_support import Load
+from tests.e2e.runtime_support import Load, released
 from tests.e2e.stack import Stack, commit_all, free_port, unique_app_name
 
 # The swarm's own subnets (ingress, app overlays), away from the app bridges' pool.
@@ -103,13 +103,6 @@ def services_of(app: str) -> dict[str, dict]:
 
 def replicas(service: dict) -> int:
     return service["Spec"]["Mode"]["Replicated"]["Replicas"]
-
-
-def released(result) -> int:
-    assert result.returncode == 0, result.stderr
-    last = result.stderr.splitlines()[-1]
-    assert last.startswith("done, v"), result.stderr
-    return int(last.removeprefix("done, v"))
 
 
 def test_a_push_runs_the_app_as_swarm_services_pulled_from_the_registry(swarm_stack, app):
