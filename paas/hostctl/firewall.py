@@ -49,14 +49,19 @@ def guard_control_plane(home: Path, bind_address: str, pool: str, port: int) -> 
     whether a rule is in place. Raises SystemExit with iptables' message if it fails."""
     if is_loopback(bind_address):
         return False
-    rule = control_plane_rule(home, pool, port)
+    _insert_once(control_plane_rule(home, pool, port),
+                 f"keep app containers off the control plane ({bind_address}:{port})")
+    return True
+
+
+def _insert_once(rule: list[str], purpose: str) -> None:
+    """Insert ``rule`` unless it is there already. Raises SystemExit("could not <purpose>")
+    with iptables' message if inserting fails."""
     if _iptables("-C", *rule).returncode == 0:
-        return True
+        return
     added = _iptables("-I", *rule)
     if added.returncode != 0:
-        raise SystemExit(f"paas: could not keep app containers off the control plane "
-                         f"({bind_address}:{port}): {added.stderr.strip()}")
-    return True
+        raise SystemExit(f"paas: could not {purpose}: {added.stderr.strip()}")
 
 
 def unguard_control_plane(home: Path, pool: str, port: int) -> int:
@@ -87,15 +92,9 @@ def routing_mesh_rule(home: Path) -> list[str]:
 def guard_routing_mesh(home: Path) -> bool:
     """Add the routing-mesh rule if it is missing; False if dockerd has no DOCKER-USER chain
     (it runs without iptables). Raises SystemExit with iptables' message if adding fails."""
-    rule = routing_mesh_rule(home)
-    if _iptables("-C", *rule).returncode == 0:
-        return True
     if _iptables("-L", "DOCKER-USER", "-n").returncode != 0:
         return False
-    added = _iptables("-I", *rule)
-    if added.returncode != 0:
-        raise SystemExit(f"paas: could not close the routing mesh to the network: "
-                         f"{added.stderr.strip()}")
+    _insert_once(routing_mesh_rule(home), "close the routing mesh to the network")
     return True
 
 
