@@ -184,13 +184,18 @@ class RunningInstance:
         return None
 
     def upstream(self, network: str) -> str | None:
-        """Where the router reaches its web process: ``<its address on network>:<port>``
-        (from a listing or an inspect alike), or None if it has no address there (not
-        running). Straight to the container, not through the loopback port: that port's
-        userland proxy (docker-proxy) would copy every request and answer once more."""
-        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        address = (networks.get(network) or {}).get("IPAddress")
-        return upstream(address, CONTAINER_PORT) if address else None
+        """Where the router reaches its web process (see ``container_upstream``)."""
+        return container_upstream(self.container.attrs, network)
+
+
+def container_upstream(attrs: dict[str, Any], network: str) -> str | None:
+    """Where the router reaches a container's web process: ``<its address on network>:<port>``
+    (from a listing or an inspect alike), or None if it has no address there (not running).
+    Straight to the container, not through the loopback port: that port's userland proxy
+    (docker-proxy) would copy every request and answer once more."""
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    address = (networks.get(network) or {}).get("IPAddress")
+    return upstream(address, CONTAINER_PORT) if address else None
 
 
 def listed_port(attrs: dict[str, Any]) -> int | None:
@@ -323,8 +328,7 @@ class DockerContainers(DockerConnection):
                 key = (labels[LABEL_APP], int(labels[LABEL_RELEASE]))
             except (KeyError, ValueError):
                 continue
-            instance = RunningInstance(container, key[0], key[1], "web", 0)
-            address = instance.upstream(app_network_name(self.home, key[0]))
+            address = container_upstream(container.attrs, app_network_name(self.home, key[0]))
             upstreams = found.setdefault(key, set())
             if address:
                 upstreams.add(address)
