@@ -122,6 +122,10 @@ def render(stack: StackSettings) -> str:
     environment = ",".join(f"{key}={_quote(value)}" for key, value in sorted(stack.env.items()))
     programs: dict[str, str] = {}
     run_as: dict[str, str] = {}
+    # Where a program starts: the project, except for one that runs unprivileged, which starts
+    # in its own data directory: the project may sit in a directory only root can enter (a
+    # clone into `mktemp -d`, mode 0700), and supervisord cannot chdir there as that user.
+    workdir: dict[str, Path] = {}
     redis_port = stack.local_redis_port()
     if redis_port is not None:
         (stack.home / "redis").mkdir(parents=True, exist_ok=True)
@@ -132,6 +136,7 @@ def render(stack: StackSettings) -> str:
                          *(stack.home / "redis").rglob("*")):
                 shutil.chown(path, stack.service_user, stack.service_user)
             run_as["redis"] = stack.service_user
+            workdir["redis"] = stack.home / "redis"
         programs["redis"] = f"/usr/bin/redis-server {stack.redis_config_path}"
     if stack.registry_port is not None:
         (stack.home / "registry").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -141,6 +146,7 @@ def render(stack: StackSettings) -> str:
             for path in (stack.home / "registry", *(stack.home / "registry").rglob("*")):
                 shutil.chown(path, stack.service_user, stack.service_user)
             run_as["registry"] = stack.service_user
+            workdir["registry"] = stack.home / "registry"
         programs["registry"] = f"/usr/bin/docker-registry serve {stack.registry_config_path}"
     programs["web"] = (
         f"{bin_dir / 'gunicorn'} paas.wsgi:application "
@@ -188,7 +194,7 @@ def render(stack: StackSettings) -> str:
             f"[program:{name}]",
             f"command={command}",
             *([f"user={run_as[name]}"] if name in run_as else []),
-            f"directory={stack.project_dir}",
+            f"directory={workdir.get(name, stack.project_dir)}",
             f"environment={environment}",
             "autostart=true",
             "autorestart=true",

@@ -96,6 +96,10 @@ def test_redis_runs_as_the_service_user_and_owns_only_its_files(tmp_path):
     (redis,) = [s for s in sections if s.startswith("[program:redis]")]
     assert f"user={me}" in redis.splitlines()
     assert all("user=" not in s for s in sections if s.startswith("[program:web]"))
+    # It starts in its own directory: the project may be one only root can enter.
+    assert f"directory={tmp_path / 'redis'}" in redis.splitlines()
+    (web,) = [s for s in sections if s.startswith("[program:web]")]
+    assert f"directory={PROJECT_DIR}" in web.splitlines()
 
 
 def test_paas_redis_is_bounded_and_never_evicts_a_lock(tmp_path):
