@@ -244,8 +244,8 @@ def guard_host(stack) -> None:
               f"{stack.bind_address}:{stack.control_port} (iptables)")
     print(firewall.limit_builds(stack.run_dir, settings.PAAS_BUILD_MEMORY,
                                 settings.PAAS_BUILD_PIDS))
-    if settings.PAAS_SCHEDULER == "swarm" and firewall.guard_routing_mesh(stack.home):
-        print("paas: the routing mesh's ports answer this host only (iptables DOCKER-USER)")
+    if settings.PAAS_SCHEDULER == "swarm" and firewall.guard_published_tasks(stack.home):
+        print("paas: swarm tasks' ports answer this host only (iptables DOCKER-USER)")
 
 
 def unguard_host(stack) -> None:
@@ -255,7 +255,7 @@ def unguard_host(stack) -> None:
 
     firewall.unguard_control_plane(stack.home, settings.PAAS_NETWORK_POOL, stack.control_port)
     firewall.unlimit_builds(stack.run_dir)
-    firewall.unguard_routing_mesh(stack.home)
+    firewall.unguard_published_tasks(stack.home)
 
 
 def _print_summary(stack, domain: str, credentials: dict) -> None:

@@ -76,31 +76,34 @@ def _delete_every_copy(rule: list[str]) -> int:
     return removed
 
 
-def routing_mesh_rule(home: Path) -> list[str]:
-    """The DOCKER-USER rule (without -I/-D) that keeps the swarm's routing mesh off the
-    network. A mesh port listens on every address; a connection to it from another machine
-    (or from a container) is DNATed to the ingress sandbox on docker_gwbridge and forwarded,
-    while the router's own connections to 127.0.0.1 start on this host and are never
-    forwarded. So dropping forwarded, DNATed traffic into docker_gwbridge closes the mesh to
-    everything but this host, and leaves the overlay (how nodes reach each other's tasks)
-    alone."""
-    comment = rule_comment(home).replace("control plane", "routing mesh")
-    return ["DOCKER-USER", "-o", "docker_gwbridge", "-p", "tcp", "-m", "conntrack",
+def published_tasks_rule(home: Path, router_address: str | None = None) -> list[str]:
+    """The DOCKER-USER rule (without -I/-D) that keeps swarm tasks' published ports off the
+    network. A web task's port (``PublishMode: host``) listens on every address of its node; a
+    connection to it from another machine (or from a container) is DNATed to the task's
+    address on docker_gwbridge and forwarded, while the router's own connections to
+    127.0.0.1 start on the node itself and are never forwarded. So dropping forwarded,
+    DNATed traffic into docker_gwbridge closes the ports to everything but the node, and
+    leaves the overlay (how tasks reach each other) alone. On a node other than the manager,
+    ``router_address`` (the manager's) is let in: the router sends there from it."""
+    comment = rule_comment(home).replace("control plane", "swarm tasks")
+    source = ["!", "-s", router_address] if router_address else []
+    return ["DOCKER-USER", "-o", "docker_gwbridge", "-p", "tcp", *source, "-m", "conntrack",
             "--ctstate", "DNAT", "-m", "comment", "--comment", comment, "-j", "DROP"]
 
 
-def guard_routing_mesh(home: Path) -> bool:
-    """Add the routing-mesh rule if it is missing; False if dockerd has no DOCKER-USER chain
-    (it runs without iptables). Raises SystemExit with iptables' message if adding fails."""
+def guard_published_tasks(home: Path) -> bool:
+    """Add the published-tasks rule if it is missing; False if dockerd has no DOCKER-USER
+    chain (it runs without iptables). Raises SystemExit with iptables' message if adding
+    fails."""
     if _iptables("-L", "DOCKER-USER", "-n").returncode != 0:
         return False
-    _insert_once(routing_mesh_rule(home), "close the routing mesh to the network")
+    _insert_once(published_tasks_rule(home), "close the swarm tasks' ports to the network")
     return True
 
 
-def unguard_routing_mesh(home: Path) -> int:
-    """Remove this installation's routing-mesh rule (every copy); return how many."""
-    return _delete_every_copy(routing_mesh_rule(home))
+def unguard_published_tasks(home: Path) -> int:
+    """Remove this installation's published-tasks rule (every copy); return how many."""
+    return _delete_every_copy(published_tasks_rule(home))
 
 
 def limit_builds(run_dir: Path, memory: str, pids: int) -> str:

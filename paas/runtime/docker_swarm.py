@@ -27,9 +27,10 @@ def service_labels(service: Service) -> dict[str, str]:
     return labels
 
 
-def published_port(service: Service) -> int | None:
-    """The routing-mesh port Swarm gave the service, once it has allocated one."""
-    for port in (service.attrs.get("Endpoint") or {}).get("Ports") or []:
+def task_port(task: dict[str, Any]) -> int | None:
+    """The port of its node that a web task is published on (``PublishMode: host``), once
+    the task has one."""
+    for port in ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []:
         if port.get("PublishedPort"):
             return int(port["PublishedPort"])
     return None
@@ -184,6 +185,15 @@ class DockerSwarm(DockerConnection):
         except docker.errors.APIError as error:
             raise UserError("this dockerd is not a swarm manager (docker swarm init)",
                             code="not_a_swarm_manager") from error
+
+    def node_addresses(self) -> dict[str, str]:
+        """Node id -> the address the router reaches its tasks' ports at: 127.0.0.1 for this
+        node (its own ports answer there whatever address it advertises), else the address
+        the node joined the swarm with."""
+        local = str(((self.client.info().get("Swarm") or {}).get("NodeID")) or "")
+        return {str(node["ID"]): "127.0.0.1" if node["ID"] == local
+                else str((node.get("Status") or {}).get("Addr") or "")
+                for node in self.nodes()}
 
     def node_names(self) -> dict[str, str]:
         """Node id -> its hostname, for saying where a task runs."""

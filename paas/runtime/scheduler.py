@@ -10,7 +10,7 @@ output and removes apps. Implementations:
 - ``paas.runtime.docker_scheduler.DockerScheduler``: containers on one Docker Engine, behind
   the nginx router;
 - ``paas.runtime.swarm_scheduler.SwarmScheduler``: services on a Docker Swarm, behind the same
-  router, through the routing mesh;
+  router, which sends to each task on a port of its node;
 - the in-memory scheduler the unit tests use (``tests/fakes.py``).
 
 A new engine is one new module implementing ``Scheduler``; nothing in ``paas.core`` changes

@@ -6,24 +6,27 @@ scaling, config changes, rollbacks, ``run``, logs, reconcile and destroy take th
 through ``paas.core``. One service per app and process type (``swarm_services``), replicas from
 the formation; images come from the registry (``docker_registry``), which every node pulls from.
 
-How the router reaches the tasks: the routing mesh. A web service publishes its port 5000 on a
-port Swarm picks (``PublishMode: ingress``); every node answers on it and forwards to a healthy
-task wherever it runs, so the host nginx routes the app to ``127.0.0.1:<published port>``, one
-upstream that stays the same across deploys, scaling and nodes coming and going. (dockerd
-DNATs a host's own connections to a mesh port into the ingress sandbox through
-``docker_gwbridge``, which it sets to accept loopback sources, ``route_localnet``.) The other way,
-nginx attached to each app's overlay network, would need nginx in a container on every app
-network, which the host-mode router is not. The mesh listens on every address of every node,
-so ``hostctl up`` adds an iptables rule (``paas.hostctl.firewall.guard_routing_mesh``) that
-drops mesh connections that did not start on the node itself: from outside, the apps are only
-reachable through the router.
+How the router reaches the tasks: directly, each on a port of its own node. A web service
+publishes port 5000 of every task on a port Swarm picks on the task's node (``PublishMode:
+host``), and the router sends to every running task's ``<node address>:<port>`` (127.0.0.1 for
+the tasks on this node). Swarm's other way, the routing mesh (one port on every node,
+balanced by the kernel's IPVS), would keep the route the same across deploys, but it needs
+IPVS, which not every kernel has, and it puts a second balancer behind nginx's. The router
+attached to each app's overlay network would need nginx in a container on every app network,
+which the host-mode router is not. A host-mode port listens on every address of its node, so
+``hostctl up`` adds an iptables rule (``paas.hostctl.firewall.guard_published_tasks``) that
+drops connections to it from other machines; on another node the rule lets the manager in
+(docs/multi-host.md).
 
-Zero downtime, in Swarm's terms: an update starts each new task first (``order: start-first``);
-a task only joins the mesh, and the update only moves on, once its health check passes; the
-old task leaves the mesh before it gets SIGTERM and its grace period. A new task that fails
-makes Swarm roll the service back by itself (``failure_action: rollback``), and ``converge``
-raises. The route never has to switch, so it changes only for a new app (first published port)
-or when web scales to or from zero.
+Zero downtime, in Swarm's terms: an update starts each new task first (``order: start-first``)
+and moves on only once its health check passes. While it runs, ``converge`` follows the tasks
+every poll: a task that is running (healthy) and answers paas's own probe joins the route, a
+task Swarm is stopping leaves it. Swarm sends SIGTERM to an old task as soon as its
+replacement is healthy; the task's wrapper (``swarm_services.DRAIN_WRAPPER``) holds it back
+for a few of those polls, so the router no longer sends it anything when the process starts
+draining. A new task that fails makes Swarm roll the service back by itself
+(``failure_action: rollback``), and ``converge`` raises, routed to what serves again. Between
+deploys, ``unrouted_apps`` finds tasks Swarm moved by itself (a crash, a drained node).
 """
 
 import contextlib
@@ -51,8 +54,8 @@ from paas.runtime.docker_client import (
 from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_networks import installation_id
 from paas.runtime.docker_scheduler import docker_errors_as_platform_errors
-from paas.runtime.docker_swarm import published_port, service_labels, task_labels
-from paas.runtime.health import HealthCheck, HealthCheckFailed, wait_until_healthy
+from paas.runtime.docker_swarm import service_labels, task_labels, task_port
+from paas.runtime.health import HealthCheck, HealthCheckFailed, probe, wait_until_healthy
 from paas.runtime.scheduler import (
     DesiredApp,
     Instance,
@@ -115,6 +118,18 @@ def task_error(task: dict[str, Any]) -> str:
     return str(status.get("Err") or status.get("Message") or task_state(task))
 
 
+def running_upstreams(tasks: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
+    """The ``ip:port`` of every web task that runs (past its health check) and that Swarm
+    means to keep running; ``addresses`` is node id -> the node's address."""
+    found = set()
+    for task in tasks:
+        port, address = task_port(task), addresses.get(str(task.get("NodeID")))
+        if task.get("DesiredState") == "running" and task_state(task) == "running" \
+                and port and address:
+            found.add(upstream(address, port))
+    return sorted(found)
+
+
 class SwarmScheduler:
     """The apps of one paas installation as services on a swarm this dockerd manages."""
 
@@ -155,7 +170,6 @@ class SwarmScheduler:
             if task.get("DesiredState") != "running":
                 continue
             labels = task_labels(task)
-            service = services.get(task.get("ServiceID"))
             try:
                 release, process_type = int(labels[LABEL_RELEASE]), labels[LABEL_PROCESS]
                 app_name = labels[LABEL_APP]
@@ -165,7 +179,7 @@ class SwarmScheduler:
             found.append(Instance(
                 app=app_name, release=release, process_type=process_type,
                 number=int(task.get("Slot") or 0), state=task_state(task),
-                port=published_port(service) if service and process_type == "web" else None,
+                port=task_port(task) if process_type == "web" else None,
                 restart_count=failures[(task.get("ServiceID"), task.get("Slot"),
                                         labels.get(LABEL_SPEC))],
                 exit_code=int(container.get("ExitCode") or 0), id=str(task.get("ID")),
@@ -177,18 +191,24 @@ class SwarmScheduler:
         return self.engine.task_logs(instance.id, follow=follow, since=since)
 
     def unrouted_apps(self, current: dict[str, int]) -> list[str]:
-        # The mesh port stays for the life of a service: only a route that lost it (a router
-        # table written while the service was being made) needs setting again.
+        # Swarm replaces a crashed task, or the tasks of a drained node, by itself: each new
+        # task is on a new port, maybe of another node. Two listings and the route table.
+        webs = {str(service.id): service_labels(service).get(LABEL_APP)
+                for service in self._app_services()
+                if service_labels(service).get(LABEL_PROCESS) == "web"
+                and service_labels(service).get(LABEL_APP) in current}
+        with docker_errors_as_platform_errors():
+            tasks = self.engine.tasks_of(list(webs))
+            addresses = self.engine.node_addresses() if tasks else {}
         moved = []
-        for service in self._app_services():
-            labels = service_labels(service)
-            app, port = labels.get(LABEL_APP), published_port(service)
-            if labels.get(LABEL_PROCESS) != "web" or app not in current or port is None:
-                continue
-            routed = self.router.routed_upstreams(app)
-            if routed is not None and upstream("127.0.0.1", port) not in routed \
-                    and self._replicas(service) > 0:
-                moved.append(app)
+        for service_id, app in sorted(webs.items(), key=lambda item: str(item[1])):
+            upstreams = running_upstreams(
+                [t for t in tasks if t.get("ServiceID") == service_id], addresses)
+            routed = self.router.routed_upstreams(str(app))
+            if upstreams and routed is not None and not set(upstreams) <= set(routed):
+                logger.info("%s: web tasks listen at %s, the router sends to %s", app,
+                            upstreams, list(routed))
+                moved.append(str(app))
         return moved
 
     def nodes(self) -> list[Node]:
@@ -270,24 +290,29 @@ class SwarmScheduler:
     # --- changing what runs ------------------------------------------------------------------
 
     def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
-        """Make each process type's service run ``desired``, and route web to the mesh.
+        """Make each process type's service run ``desired``, and route web to its tasks.
 
-        Returns once every service runs the wanted tasks, healthy; the old release's tasks
-        were stopped by the rolling update on the way (so the Retirement holds only services
-        of process types the release no longer has). Raises HealthCheckFailed (a UserError)
-        or PlatformError; then Swarm has rolled the changed services back, and the services
-        this call created are removed, so what served before still serves.
+        Returns once every service runs the wanted tasks, healthy, and the router sends to
+        each web task; the old release's tasks were stopped by the rolling update on the way
+        (so the Retirement holds only services of process types the release no longer has).
+        Raises HealthCheckFailed (a UserError) or PlatformError; then Swarm has rolled the
+        changed services back, the services this call created are removed, and the route
+        is back on what serves.
         """
+        routed_before = self.router.routed_upstreams(desired.app)
         with docker_errors_as_platform_errors():
             existing = {service_labels(s).get(LABEL_PROCESS): s
                         for s in self._app_services(desired.app)}
             changes = self._apply(desired, existing, log)
+        web = next((c.service_id for c in changes if c.spec.process_type == "web"), None) \
+            or (str(existing["web"].id) if "web" in existing else None)
         try:
             for change in changes:
-                self._wait_converged(change, log)
-            upstreams = self._route(desired, existing, changes, log)
+                self._wait_converged(change, desired, log)
+            upstreams = self._route(desired, web, log)
         except Exception:
             self._undo(changes, log)
+            self._route_back(desired, web, changes, routed_before)
             raise
         retiring = [RetiringService(str(service.id), process_type or "",
                                     int(service_labels(service).get(LABEL_RELEASE) or 0))
@@ -306,7 +331,7 @@ class SwarmScheduler:
                 self.engine.ensure_overlay_network(app)
         for process_type in wanted:
             service = existing.get(process_type)
-            spec = self._spec(desired, process_type, published_port(service) if service else None)
+            spec = self._spec(desired, process_type)
             if service is None:
                 if spec.replicas == 0:
                     continue
@@ -329,8 +354,7 @@ class SwarmScheduler:
                                   previous_replicas=replicas))
         return changes
 
-    def _spec(self, desired: DesiredApp, process_type: str,
-              port: int | None) -> ServiceSpec:
+    def _spec(self, desired: DesiredApp, process_type: str) -> ServiceSpec:
         return ServiceSpec(
             installation=self.installation, home=self.engine.home, app=desired.app,
             release=desired.release, process_type=process_type,
@@ -341,8 +365,7 @@ class SwarmScheduler:
             linked_networks=self._linked_networks(desired),
             limits=desired.limits_of(process_type), volumes=desired.volumes,
             read_only_rootfs=desired.read_only_rootfs, healthchecks=desired.healthchecks,
-            healthcheck_timeout=self.healthcheck_timeout, drain_seconds=self.drain_seconds,
-            published_port=port)
+            healthcheck_timeout=self.healthcheck_timeout, drain_seconds=self.drain_seconds)
 
     def _linked_networks(self, desired: DesiredApp) -> tuple[str, ...]:
         return tuple(sorted(self.engine.overlay_network(other) for other in desired.links
@@ -353,8 +376,9 @@ class SwarmScheduler:
         mode = (service.attrs.get("Spec") or {}).get("Mode") or {}
         return int((mode.get("Replicated") or {}).get("Replicas") or 0)
 
-    def _wait_converged(self, change: Change, log: Log) -> None:
-        """Wait until ``change``'s service runs ``spec.replicas`` healthy tasks of the spec.
+    def _wait_converged(self, change: Change, desired: DesiredApp, log: Log) -> None:
+        """Wait until ``change``'s service runs ``spec.replicas`` healthy tasks of the spec;
+        a web service's route follows its tasks meanwhile (``_follow``).
 
         Raises HealthCheckFailed when Swarm rolled the update back, when new tasks keep
         failing, or past the deadline (each task may take the health-check timeout).
@@ -370,6 +394,8 @@ class SwarmScheduler:
                     raise PlatformError(f"the {spec.process_type} service of {spec.app} "
                                         "went away during the deploy", code="service_gone")
                 tasks = self.engine.tasks_of([change.service_id])
+            if spec.publish:
+                self._follow(desired, tasks)
             update = (service.attrs.get("UpdateStatus") or {})
             ours = [t for t in tasks if task_labels(t).get(LABEL_SPEC) == spec.spec_hash]
             if change.rolling and service_labels(service).get(LABEL_SPEC) != spec.spec_hash:
@@ -411,29 +437,58 @@ class SwarmScheduler:
                         log(f"       | {text}")
         return HealthCheckFailed(reason)
 
-    def _route(self, desired: DesiredApp, existing: dict[str | None, Any],
-               changes: list[Change], log: Log) -> list[str]:
-        """Point the router at web's mesh port; a new one is probed first (Swarm programs the
-        mesh on every node a moment after the service is made)."""
-        if "web" not in desired.process_types or not desired.quantities.get("web"):
+    def _follow(self, desired: DesiredApp, tasks: list[dict[str, Any]]) -> None:
+        """Route web to its running tasks that answer paas's probe: a new task joins once it
+        answers, a task Swarm stops leaves. While no task is ready the route stays as it is
+        (nothing routed is never better than something)."""
+        with docker_errors_as_platform_errors():
+            addresses = self.engine.node_addresses()
+        routed = self.router.routed_upstreams(desired.app) or ()
+        ready = [address for address in running_upstreams(tasks, addresses)
+                 if address in routed or self._answers(address, desired)]
+        if ready and set(ready) != set(routed):
+            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ready)))
+
+    @staticmethod
+    def _answers(address: str, desired: DesiredApp) -> bool:
+        return all(probe(address, check, timeout=2) is None
+                   for check in desired.healthchecks or (HealthCheck(),))
+
+    def _route(self, desired: DesiredApp, web: str | None, log: Log) -> list[str]:
+        """Point the router at every running web task; one not routed yet is probed first,
+        with the app's own checks."""
+        if web is None or not desired.quantities.get("web") \
+                or "web" not in desired.process_types:
             self.router.set_route(AppRoute(desired.app, desired.hostnames, ()))
             return []
         with docker_errors_as_platform_errors():
-            service = next((self.engine.service(c.service_id) for c in changes
-                            if c.spec.process_type == "web"), None) or existing.get("web")
-            port = published_port(service) if service is not None else None
-        if port is None:
-            raise PlatformError(f"Swarm published no port for {desired.app}'s web service",
+            upstreams = running_upstreams(self.engine.tasks_of([web]),
+                                          self.engine.node_addresses())
+        if not upstreams:
+            raise PlatformError(f"no web task of {desired.app} runs on a published port",
                                 code="service_start_failed")
-        address = upstream("127.0.0.1", port)
-        routed = self.router.routed_upstreams(desired.app)
-        if routed is None or address not in routed:
-            # First any answer (the default check waits out the mesh being programmed, where
-            # an app.json check's few attempts would not), then the app's own checks.
-            wait_until_healthy(address, [HealthCheck(), *desired.healthchecks], lambda: True,
-                               self.healthcheck_timeout, log)
-        self.router.set_route(AppRoute(desired.app, desired.hostnames, (address,)))
-        return [address]
+        routed = self.router.routed_upstreams(desired.app) or ()
+        for address in upstreams:
+            if address not in routed:
+                wait_until_healthy(address, [HealthCheck(), *desired.healthchecks],
+                                   lambda: True, self.healthcheck_timeout, log)
+        self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(upstreams)))
+        return upstreams
+
+    def _route_back(self, desired: DesiredApp, web: str | None, changes: list[Change],
+                    routed_before: tuple[str, ...] | None) -> None:
+        """After a failed converge: route to the web tasks that run again (the update rolled
+        back), or to what was routed before if this converge made the web service."""
+        with contextlib.suppress(PlatformError, HealthCheckFailed):
+            created = {c.service_id for c in changes if c.created}
+            if web is not None and web not in created:
+                with docker_errors_as_platform_errors():
+                    tasks = self.engine.tasks_of([web])
+                self._follow(desired, tasks)
+            elif routed_before is None:
+                self.router.remove_route(desired.app)
+            else:
+                self.router.set_route(AppRoute(desired.app, desired.hostnames, routed_before))
 
     def _undo(self, changes: list[Change], log: Log) -> None:
         """Put back what ``converge`` changed: remove what it created, scale back what it

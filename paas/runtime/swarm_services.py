@@ -15,7 +15,13 @@ Docker 20.10, API 1.41) has it:
   limit equal to the memory limit;
 - deploys as rolling updates that start each new task before stopping an old one
   (``order: start-first``), gated by a health check, rolled back by Swarm itself on failure
-  (``failure_action: rollback``), so the old release serves throughout.
+  (``failure_action: rollback``), so the old release serves throughout;
+- web published the way the router reaches it without Swarm's routing mesh (which needs the
+  kernel's IPVS): each task on a port of its own node (``PublishMode: host``, a port Swarm
+  picks), found by DNS round robin inside the app's network (``dnsrr``, no virtual IP). Swarm
+  stops an old task as soon as its replacement is healthy, before paas can have taken it out
+  of the route; so a web task's command runs under ``DRAIN_WRAPPER``, which holds SIGTERM back
+  for ``ROUTE_SETTLE_SECONDS`` while paas moves the route, then passes it on.
 """
 
 import hashlib
@@ -44,12 +50,31 @@ from paas.runtime.scheduler import Limits
 
 SECOND_NS = 1_000_000_000
 # How often a task's health check runs, and how many failures in a row make it unhealthy. A
-# new task joins the routing mesh (and an update moves on) only once it is healthy.
+# new task counts as running (and is routed, and an update moves on) only once it is healthy.
 HEALTH_INTERVAL_NS = SECOND_NS
 HEALTH_RETRIES = 3
 # How long an update watches each new task after it is healthy before it moves on: a task that
 # crashes right after its first good answer still rolls the update back.
 UPDATE_MONITOR_NS = 2 * SECOND_NS
+# How long a stopping web task keeps serving before its process gets SIGTERM: several of the
+# scheduler's polls, so the router has stopped sending it requests by then.
+ROUTE_SETTLE_SECONDS = 2
+# Runs a web task's command ($1) in a process group of its own (``setsid``) and holds a SIGTERM
+# (or SIGINT) back for ROUTE_SETTLE_SECONDS before passing it to the whole group, so a command
+# that does not ``exec`` its server still has the server told. Then it waits until the group
+# is gone (the server drains) and exits with the command's status. ``wait`` returns early when
+# a trap runs, hence the first loop. The task runs under Docker's init (``init: true``), which
+# reaps what outlives the command's shell.
+DRAIN_WRAPPER = (
+    "trap 'sleep \"$PAAS_ROUTE_SETTLE\"; kill -TERM -\"$child\" 2>/dev/null"
+    " || kill -TERM \"$child\" 2>/dev/null' TERM INT\n"
+    "if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c \"$1\" &"
+    " else /bin/sh -c \"$1\" & fi\n"
+    "child=$!\n"
+    "while :; do wait \"$child\"; status=$?; kill -0 \"$child\" 2>/dev/null || break; done\n"
+    "while kill -0 -\"$child\" 2>/dev/null; do sleep 0.2; done\n"
+    "exit $status"
+)
 # A Swarm service name is one DNS label.
 MAX_SERVICE_NAME = 63
 READ_ONLY_TMPFS_BYTES = 64 * 1024 * 1024
@@ -71,8 +96,7 @@ def health_command(checks: tuple[HealthCheck, ...]) -> list[str]:
     passes on anything but a server error, an app.json check fails on 4xx too and on missing
     content. It needs python3 in the image (every buildpack image and the stack have it);
     without python3 it only checks that something listens on the port, and paas's own probe
-    through the routing mesh (``SwarmScheduler``) still applies every check before the route
-    is set.
+    of each task (``SwarmScheduler``) still applies every check before the task is routed.
     """
     wanted = [(check.path, check.content, 500 if check.name == "default" else 400,
                min(check.timeout, 5.0)) for check in checks or (HealthCheck(),)]
@@ -140,8 +164,6 @@ class ServiceSpec:
     healthchecks: tuple[HealthCheck, ...] = ()
     healthcheck_timeout: float = 60
     drain_seconds: int = 10
-    # The routing-mesh port web is published on: kept across updates so the route stays.
-    published_port: int | None = None
     oneoff: str = ""
     oneoff_name: str = ""
     timeout: float = 0
@@ -175,12 +197,23 @@ class ServiceSpec:
             labels[LABEL_SPEC] = self.spec_hash
         return labels
 
+    def args(self) -> list[str] | None:
+        """The task's arguments (CMD, not the ENTRYPOINT, so the image's entrypoint runs them,
+        as ``docker run IMAGE CMD`` does on one host); a web command under DRAIN_WRAPPER. None:
+        the image's own command, which paas cannot wrap (its SIGTERM is not held back)."""
+        if not self.command:
+            return None
+        if not self.publish:
+            return ["/bin/sh", "-c", self.command]
+        return ["/bin/sh", "-c", DRAIN_WRAPPER, "paas-drain", self.command]
+
     def create_kwargs(self) -> dict[str, Any]:
         """``services.create`` (and ``Service.update``: the whole spec, every time) keyword
         arguments. Raises PlatformError(host_mount_refused) for a volume that is not named."""
         env = dict(self.env)
         if self.publish:
             env["PORT"] = str(CONTAINER_PORT)
+            env["PAAS_ROUTE_SETTLE"] = str(ROUTE_SETTLE_SECONDS)
         if not self.oneoff:
             # A template Swarm fills in per task: web.1, web.2, ... as on one host.
             env["DYNO"] = f"{self.process_type}.{{{{.Task.Slot}}}}"
@@ -192,14 +225,13 @@ class ServiceSpec:
         kwargs: dict[str, Any] = dict(
             image=self.image, name=self.name, labels=self.labels(),
             container_labels=self.labels(),
-            # As arguments (CMD), not as the command (ENTRYPOINT), so the image's entrypoint
-            # runs it, as ``docker run IMAGE CMD`` does on one host.
-            args=["/bin/sh", "-c", self.command] if self.command else None,
+            args=self.args(),
             env=[f"{key}={value}" for key, value in sorted(env.items())],
             networks=networks, resources=resources(self.limits),
             mounts=mounts(self.volumes, self.read_only_rootfs),
             read_only=self.read_only_rootfs, cap_drop=list(CAP_DROP),
-            stop_grace_period=self.drain_seconds * SECOND_NS,
+            stop_grace_period=(self.drain_seconds
+                               + (ROUTE_SETTLE_SECONDS if self.publish else 0)) * SECOND_NS,
         )
         if self.oneoff:
             kwargs["mode"] = docker.types.ServiceMode("replicated-job", replicas=1,
@@ -218,16 +250,13 @@ class ServiceSpec:
             parallelism=0, order="start-first", failure_action="pause",
             monitor=UPDATE_MONITOR_NS)
         if self.publish:
+            kwargs["init"] = True  # reaps what outlives DRAIN_WRAPPER's shell
             kwargs["healthcheck"] = docker.types.Healthcheck(
                 test=health_command(self.healthchecks), interval=HEALTH_INTERVAL_NS,
                 timeout=5 * SECOND_NS, retries=HEALTH_RETRIES,
                 start_period=int(self.healthcheck_timeout * SECOND_NS))
-            # The routing mesh: every node answers on the published port and forwards to a
-            # healthy task, wherever it runs (see SwarmScheduler for why, and how the port is
-            # kept from the outside).
-            port: dict[str, Any] = {"Protocol": "tcp", "TargetPort": CONTAINER_PORT,
-                                    "PublishMode": "ingress"}
-            if self.published_port:
-                port["PublishedPort"] = self.published_port
-            kwargs["endpoint_spec"] = {"Mode": "vip", "Ports": [port]}
+            # Each task on a port Swarm picks on its own node; the router sends to every
+            # running task's node address and port (see SwarmScheduler).
+            kwargs["endpoint_spec"] = {"Mode": "dnsrr", "Ports": [
+                {"Protocol": "tcp", "TargetPort": CONTAINER_PORT, "PublishMode": "host"}]}
         return kwargs

@@ -9,7 +9,6 @@ Run under the machine-wide lock, as every test that makes a swarm:
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -18,17 +17,6 @@ from tests.e2e.stack import Stack, commit_all, free_port, unique_app_name
 
 # The swarm's own subnets (ingress, app overlays), away from the app bridges' pool.
 SWARM_ADDRESS_POOL = "10.251.0.0/16"
-
-# Swarm's routing mesh, through which this scheduler routes, balances with the kernel's IPVS;
-# without it dockerd starts tasks but programs no ingress (no DOCKER-INGRESS chain) and a
-# published port answers nothing. IPVS is a kernel feature (ip_vs), which no package adds to
-# a kernel built without it and without modules, as the one of the machine this was written
-# on (its dockerd logs "error reading the kernel parameter net.ipv4.vs...").
-IPVS = Path("/proc/sys/net/ipv4/vs")
-pytestmark = pytest.mark.skipif(
-    not IPVS.is_dir(), reason="this kernel has no IPVS (no /proc/sys/net/ipv4/vs, no modules "
-    "to load): Swarm's routing mesh cannot publish a port here")
-
 
 def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
@@ -114,13 +102,14 @@ def test_a_push_runs_the_app_as_swarm_services_pulled_from_the_registry(swarm_st
     assert "release phase of v1" in output
     assert swarm_stack.get(name).body == "Hello from web.1 of v1\n"
     services = services_of(name)
-    assert set(services) == {"web", "worker"}
+    # A process type scaled to 0 (worker) has no service until it is scaled up.
+    assert set(services) == {"web"}
     web = services["web"]
     assert web["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == f"{registry}/paas/{name}:v1"
     assert web["Spec"]["UpdateConfig"]["Order"] == "start-first"
     assert web["Spec"]["UpdateConfig"]["FailureAction"] == "rollback"
     assert web["Spec"]["TaskTemplate"]["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
-    assert replicas(web) == 1 and replicas(services["worker"]) == 0
+    assert replicas(web) == 1
     # The registry holds the release's tag, so another node could pull it.
     tags = swarm_stack_registry_tags(registry, name)
     assert "v1" in tags, tags
@@ -186,11 +175,12 @@ def test_a_redeploy_under_load_fails_no_request(swarm_stack, app):
 
 def test_a_failing_health_check_rolls_back_and_the_old_release_serves(swarm_stack, app):
     name, _, _ = app
-    before = swarm_stack.get(name).body
+    # "Hi2 from web.N of vM": which task answers varies, what it runs must not.
+    before = swarm_stack.get(name).body.split(" of ")[-1]
     failed = swarm_stack.paas("config:set", "HEALTH=broken", "-a", name)
     assert failed.returncode == 1
     assert "(healthcheck_failed)" in failed.stderr.splitlines()[-1], failed.stderr
-    assert swarm_stack.get(name).body == before
+    assert swarm_stack.get(name).body.split(" of ")[-1] == before
     env = services_of(name)["web"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert "HEALTH=broken" not in env
 

@@ -1,12 +1,21 @@
 """What a Swarm service of an app is made from (paas.runtime.swarm_services), and what a push
 to the registry reports per layer (paas.runtime.docker_registry)."""
 
+import signal
+import subprocess
+
 import pytest
 
 from paas.errors import PlatformError
 from paas.runtime.docker_registry import layer_outcomes, registry_reference
 from paas.runtime.health import HealthCheck
-from paas.runtime.swarm_services import ServiceSpec, health_command, service_name
+from paas.runtime.swarm_services import (
+    DRAIN_WRAPPER,
+    ROUTE_SETTLE_SECONDS,
+    ServiceSpec,
+    health_command,
+    service_name,
+)
 
 
 def web_spec(**changes) -> ServiceSpec:
@@ -25,9 +34,10 @@ def test_a_web_service_rolls_out_start_first_and_rolls_back_on_failure():
     assert kwargs["update_config"]["FailureAction"] == "rollback"
     assert kwargs["rollback_config"]["Order"] == "start-first"
     assert kwargs["mode"]["replicated"]["Replicas"] == 2
-    assert kwargs["endpoint_spec"]["Ports"] == [
-        {"Protocol": "tcp", "TargetPort": 5000, "PublishMode": "ingress"}]
+    assert kwargs["endpoint_spec"] == {"Mode": "dnsrr", "Ports": [
+        {"Protocol": "tcp", "TargetPort": 5000, "PublishMode": "host"}]}
     assert kwargs["healthcheck"]["Test"][0] == "CMD-SHELL"
+    assert kwargs["init"] is True
 
 
 def test_it_carries_the_labels_config_limits_and_confinement_of_a_container():
@@ -36,15 +46,53 @@ def test_it_carries_the_labels_config_limits_and_confinement_of_a_container():
     assert kwargs["container_labels"] == kwargs["labels"]
     assert "GREETING=hi" in kwargs["env"] and "PORT=5000" in kwargs["env"]
     assert "DYNO=web.{{.Task.Slot}}" in kwargs["env"]
-    assert kwargs["args"] == ["/bin/sh", "-c", "exec python3 web.py"]
+    assert kwargs["args"][-1] == "exec python3 web.py"
     assert kwargs["cap_drop"] == ["ALL"]
     assert kwargs["resources"]["Limits"] == {"MemoryBytes": 256 * 1024**2,
                                              "NanoCPUs": 500_000_000, "Pids": 128}
 
 
-def test_it_keeps_the_published_port_across_updates():
-    kwargs = web_spec(published_port=30017).create_kwargs()
-    assert kwargs["endpoint_spec"]["Ports"][0]["PublishedPort"] == 30017
+def test_a_web_task_holds_sigterm_back_while_the_route_moves_and_workers_do_not():
+    web = web_spec(drain_seconds=10).create_kwargs()
+    assert web["args"][:3] == ["/bin/sh", "-c", DRAIN_WRAPPER]
+    assert f"PAAS_ROUTE_SETTLE={ROUTE_SETTLE_SECONDS}" in web["env"]
+    # Swarm's SIGKILL comes only after the settle time and the app's own drain time.
+    assert web["stop_grace_period"] == (10 + ROUTE_SETTLE_SECONDS) * 1_000_000_000
+    worker = web_spec(process_type="worker", drain_seconds=10).create_kwargs()
+    assert worker["args"] == ["/bin/sh", "-c", "exec python3 web.py"]
+    assert worker["stop_grace_period"] == 10 * 1_000_000_000
+    assert "endpoint_spec" not in worker
+    # The image's own command is left to the image: nothing to wrap.
+    assert web_spec(command=None).create_kwargs()["args"] is None
+
+
+def drained(tmp_path, command: str) -> tuple[int, str]:
+    """Run ``command`` under the drain wrapper, SIGTERM it once it is up, and return its exit
+    status and what it printed after "up"."""
+    (tmp_path / "app.sh").write_text(
+        "trap 'echo TERM; sleep 0.3; echo drained; exit 7' TERM\n"
+        "echo up; while :; do sleep 0.05; done\n")
+    wrapped = subprocess.Popen(["/bin/sh", "-c", DRAIN_WRAPPER, "paas-drain", command],
+                               cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                               env={"PAAS_ROUTE_SETTLE": "0.3", "PATH": "/usr/bin:/bin"})
+    try:
+        assert wrapped.stdout.readline() == "up\n"
+        wrapped.send_signal(signal.SIGTERM)
+        with pytest.raises(subprocess.TimeoutExpired):
+            wrapped.wait(timeout=0.1)  # held back: the app has not been told yet
+        return wrapped.wait(timeout=30), wrapped.stdout.read()
+    finally:
+        wrapped.kill()
+
+
+def test_the_drain_wrapper_delays_sigterm_and_passes_on_the_exit_status(tmp_path):
+    assert drained(tmp_path, "exec sh app.sh") == (7, "TERM\ndrained\n")
+
+
+def test_a_command_that_does_not_exec_still_gets_sigterm_and_is_waited_for(tmp_path):
+    # The command's shell dies of the SIGTERM; the server it started drains to the end.
+    status, output = drained(tmp_path, "sh app.sh; echo unreachable")
+    assert output == "TERM\ndrained\n" and status == 128 + signal.SIGTERM
 
 
 def test_it_refuses_a_host_path_as_a_volume():
