@@ -29,10 +29,11 @@ def service_labels(service: Service) -> dict[str, str]:
 
 def task_port(task: dict[str, Any]) -> int | None:
     """The port of its node that a web task is published on (``PublishMode: host``), once
-    the task has one."""
-    for port in ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []:
-        if port.get("PublishedPort"):
-            return int(port["PublishedPort"])
+    the task has one. The first entry: Docker 20.10 lists the IPv4 binding, then the IPv6 one,
+    whose number may differ and may even be another task's IPv4 port."""
+    ports = ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []
+    if ports and ports[0].get("PublishedPort"):
+        return int(ports[0]["PublishedPort"])
     return None
 
 

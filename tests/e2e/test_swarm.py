@@ -1,7 +1,11 @@
-"""The swarm scheduler on a real single-node swarm: the main dockerd becomes a swarm manager for
-this module (on loopback), a ``PAAS_SCHEDULER=swarm`` stack runs its own registry, and an app
-is pushed, answered through the router, scaled, reconfigured, rolled back and redeployed under
-load, then destroyed. The swarm is left and everything made is removed, even on failure.
+"""The swarm scheduler on a real swarm of two nodes on this one machine: the main dockerd is the
+manager, and a second dockerd in a network namespace of its own is the worker
+(``tests.e2e.swarm_nodes``). A ``PAAS_SCHEDULER=swarm`` stack runs its own registry; an app is
+pushed, spread over both nodes, answered through the router, scaled, reconfigured, rolled back
+and redeployed under load, the worker is drained under load, then the app is destroyed. Where
+no network namespace can be made, the same tests (but the two-node ones) run on the main
+dockerd alone as a one-node swarm, and the two-node ones say why they skip. The swarm is
+left and everything made is removed, even on failure.
 
 Run under the machine-wide lock, as every test that makes a swarm:
 ``flock /tmp/paas-e2e.lock .venv/bin/pytest tests/e2e/test_swarm.py -x -q``.
@@ -9,11 +13,13 @@ Run under the machine-wide lock, as every test that makes a swarm:
 
 import json
 import subprocess
+import time
 
 import pytest
 
 from tests.e2e.runtime_support import Load, released
 from tests.e2e.stack import Stack, commit_all, free_port, unique_app_name
+from tests.e2e.swarm_nodes import SwarmNodes, namespace_unavailable, two_node_swarm
 
 # The swarm's own subnets (ingress, app overlays), away from the app bridges' pool.
 SWARM_ADDRESS_POOL = "10.251.0.0/16"
@@ -38,7 +44,13 @@ def leave_swarm() -> None:
 
 @pytest.fixture(scope="module")
 def swarm():
-    """The main dockerd as a one-node swarm (manager on loopback) for this module only."""
+    """Two nodes where a network namespace can be made, else the main dockerd alone as a
+    one-node swarm on loopback; yields the two nodes, or None."""
+    unavailable = namespace_unavailable()
+    if unavailable is None:
+        with two_node_swarm(SWARM_ADDRESS_POOL) as nodes:
+            yield nodes
+        return
     # Nobody holds a swarm on this dockerd outside the lock: one here is an earlier killed
     # run's.
     leave_swarm()
@@ -46,16 +58,26 @@ def swarm():
     try:
         docker("swarm", "init", "--advertise-addr", "127.0.0.1",
                "--listen-addr", "127.0.0.1:2377", "--default-addr-pool", SWARM_ADDRESS_POOL)
-        yield
+        yield None
     finally:
         leave_swarm()
         if not had_gateway_bridge and network_exists("docker_gwbridge"):
             docker("network", "rm", "docker_gwbridge", check=False)
 
 
+@pytest.fixture
+def two_nodes(swarm) -> SwarmNodes:
+    if swarm is None:
+        pytest.skip(f"one-node swarm only: {namespace_unavailable()}")
+    return swarm
+
+
 @pytest.fixture(scope="module")
 def swarm_stack(swarm):
     registry_port = free_port()
+    if swarm is not None:
+        # The worker pulls each release from the manager's loopback registry.
+        swarm.forward_into_worker(registry_port)
     running = Stack.create(PAAS_SCHEDULER="swarm", PAAS_REGISTRY_PORT=str(registry_port))
     try:
         running.start()
@@ -122,13 +144,17 @@ def swarm_stack_registry_tags(registry: str, app: str) -> list[str]:
     return json.loads(listed.stdout)["tags"]
 
 
-def test_ps_shows_the_node_each_instance_runs_on(swarm_stack, app):
+def hostnames(swarm: SwarmNodes | None) -> set[str]:
+    manager = docker("info", "--format", "{{.Name}}").stdout.strip()
+    return {manager, swarm.worker_hostname} if swarm else {manager}
+
+
+def test_ps_shows_the_node_each_instance_runs_on(swarm, swarm_stack, app):
     name, _, _ = app
     shown = swarm_stack.paas("ps", "-a", name)
     assert shown.returncode == 0, shown.stderr
-    hostname = docker("info", "--format", "{{.Name}}").stdout.strip()
     (row,) = [line for line in shown.stdout.splitlines() if line.startswith("web.1")]
-    assert row.split()[1] == "running" and row.split()[-1] == hostname, shown.stdout
+    assert row.split()[1] == "running" and row.split()[-1] in hostnames(swarm), shown.stdout
 
 
 def test_a_code_only_redeploy_pushes_only_the_changed_layer(swarm_stack, app):
@@ -143,11 +169,26 @@ def test_a_code_only_redeploy_pushes_only_the_changed_layer(swarm_stack, app):
     assert swarm_stack.get(name).body == "Hello from web.1 of v2\n"
 
 
+def task_nodes(app: str) -> list[str]:
+    """The node (hostname) of each running web task of ``app``."""
+    listed = docker("service", "ps", "--filter", "desired-state=running", "--format",
+                    "{{.Node}} {{.CurrentState}}", services_of(app)["web"]["ID"]).stdout
+    return sorted(line.split()[0] for line in listed.splitlines() if " Running " in f" {line}")
+
+
+def routed(stack, app: str) -> list[str]:
+    """The upstreams the router sends ``app`` to, from its route table."""
+    for line in (stack.home / "nginx" / "routes.txt").read_text().splitlines():
+        if line.split()[:1] == [app]:
+            return line.split()[2:]
+    return []
+
+
 def test_scale_config_and_rollback_serve_every_request(swarm_stack, app):
     name, _, _ = app
     before = services_of(name)["web"]["Spec"]["Labels"]["paas.release"]
     with Load(swarm_stack, name) as load:
-        scaled = swarm_stack.paas("ps:scale", "web=2", "-a", name)
+        scaled = swarm_stack.paas("ps:scale", "web=3", "-a", name)
         changed = swarm_stack.paas("config:set", "GREETING=Swarmed", "-a", name)
         assert changed.returncode == 0, changed.stderr
         assert swarm_stack.get(name).body.startswith("Swarmed from web.")
@@ -157,8 +198,49 @@ def test_scale_config_and_rollback_serve_every_request(swarm_stack, app):
     print(f"swarm scale, config, rollback: {load.requests} requests, {load.failures} failed")
     assert load.requests > 100, load.output
     assert load.failures == 0, load.output
-    assert replicas(services_of(name)["web"]) == 2
+    assert replicas(services_of(name)["web"]) == 3
     assert swarm_stack.get(name).body.startswith("Hello from web.")
+
+
+def test_web_spreads_over_both_nodes_and_the_router_reaches_each_task(two_nodes, swarm_stack,
+                                                                      app):
+    name, _, _ = app
+    nodes = task_nodes(name)
+    assert len(nodes) == 3 and set(nodes) == hostnames(two_nodes), nodes
+    upstreams = routed(swarm_stack, name)
+    assert len(upstreams) == 3, upstreams
+    assert any(u.startswith(f"{two_nodes.worker_address}:") for u in upstreams), upstreams
+    answered = {swarm_stack.get(name).body.split()[2] for _ in range(30)}
+    assert answered == {"web.1", "web.2", "web.3"}, answered
+
+
+def from_worker_namespace(nodes: SwarmNodes, url: str) -> str:
+    """The HTTP status of a GET from the worker's network namespace ("000": no answer)."""
+    return subprocess.run(["nsenter", f"--net={nodes.netns_path}", "curl", "-s", "-o",
+                           "/dev/null", "-w", "%{http_code}", "--max-time", "3", url],
+                          capture_output=True, text=True, timeout=30).stdout
+
+
+def test_task_ports_answer_the_router_and_nothing_else(two_nodes, swarm_stack, app):
+    from paas.hostctl import firewall
+
+    name, _, _ = app
+    upstreams = routed(swarm_stack, name)
+    port = next(u for u in upstreams if u.startswith("127.0.0.1:")).rpartition(":")[2]
+    on_manager = f"http://{two_nodes.manager_address}:{port}/"
+    # hostctl up's rule on the manager: from another machine, its tasks' ports are closed.
+    assert from_worker_namespace(two_nodes, on_manager) == "000"
+    assert firewall.unguard_published_tasks(swarm_stack.home) == 1
+    try:
+        assert from_worker_namespace(two_nodes, on_manager) == "200"  # the rule did it
+    finally:
+        assert firewall.guard_published_tasks(swarm_stack.home)
+    # The same rule on the worker, the manager let in, as docs/multi-host.md says.
+    rule = firewall.published_tasks_rule(swarm_stack.home, two_nodes.manager_address)
+    subprocess.run(["nsenter", f"--net={two_nodes.netns_path}", "iptables", "-w", "-I", *rule],
+                   check=True, timeout=30)
+    answered = {swarm_stack.get(name).body.split()[2] for _ in range(30)}
+    assert answered == {"web.1", "web.2", "web.3"}, answered
 
 
 def test_a_redeploy_under_load_fails_no_request(swarm_stack, app):
@@ -195,16 +277,46 @@ def test_run_is_a_one_shot_task_with_its_exit_code_and_output(swarm_stack, app):
     assert left == []
 
 
-def test_nodes_lists_the_manager_with_its_tasks_and_the_join_command(swarm_stack, app):
+def test_draining_the_second_node_moves_its_tasks_and_the_app_keeps_answering(
+        two_nodes, swarm_stack, app):
+    name, _, _ = app
+    worker = two_nodes.worker_node_id
+    try:
+        with Load(swarm_stack, name) as load:
+            docker("node", "update", "--availability", "drain", worker)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and (
+                    set(task_nodes(name)) != hostnames(None) or len(task_nodes(name)) != 3
+                    or any(u.startswith(f"{two_nodes.worker_address}:")
+                           for u in routed(swarm_stack, name))):
+                time.sleep(1)
+            # Serve a while from the manager alone, routed anew.
+            time.sleep(3)
+        print(f"swarm drain: {load.requests} requests, {load.failures} failed\n{load.output}")
+        assert task_nodes(name) == sorted(hostnames(None)) * 3
+        assert not any(u.startswith(f"{two_nodes.worker_address}:")
+                       for u in routed(swarm_stack, name))
+        assert load.requests > 100, load.output
+        assert load.failures == 0, load.output
+    finally:
+        docker("node", "update", "--availability", "active", worker, check=False)
+
+
+def test_nodes_lists_the_nodes_with_their_tasks_and_the_join_command(swarm, swarm_stack, app):
     name, _, _ = app
     listed = swarm_stack.paas("nodes")
     assert listed.returncode == 0, listed.stderr
     assert "(leader)" in listed.stdout and "manager" in listed.stdout
     assert f"{name}:web.1" in listed.stdout and f"{name}:web.2" in listed.stdout
+    if swarm is not None:
+        (row,) = [line for line in listed.stdout.splitlines()
+                  if line.startswith(swarm.worker_hostname)]
+        assert "worker" in row and "ready" in row, listed.stdout
     joined = swarm_stack.paas("nodes:join-command")
     assert joined.returncode == 0, joined.stderr
     token = docker("swarm", "join-token", "-q", "worker").stdout.strip()
-    assert joined.stdout.strip() == f"docker swarm join --token {token} 127.0.0.1:2377"
+    manager = swarm.manager_address if swarm else "127.0.0.1"
+    assert joined.stdout.strip() == f"docker swarm join --token {token} {manager}:2377"
 
 
 def test_destroying_the_app_removes_its_services_and_network(swarm_stack, app):
