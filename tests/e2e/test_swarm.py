@@ -214,6 +214,14 @@ def test_web_spreads_over_both_nodes_and_the_router_reaches_each_task(two_nodes,
     assert answered == {"web.1", "web.2", "web.3"}, answered
 
 
+def test_logs_show_the_output_of_every_task_on_every_node(swarm_stack, app):
+    name, _, _ = app
+    shown = swarm_stack.paas("logs", "-n", "50", "-a", name)
+    assert shown.returncode == 0, shown.stderr
+    for number in (1, 2, 3):
+        assert f"web: listening on 5000 as web.{number}" in shown.stdout, shown.stdout
+
+
 def from_worker_namespace(nodes: SwarmNodes, url: str) -> str:
     """The HTTP status of a GET from the worker's network namespace ("000": no answer)."""
     return subprocess.run(["nsenter", f"--net={nodes.netns_path}", "curl", "-s", "-o",
@@ -306,6 +314,7 @@ def test_nodes_lists_the_nodes_with_their_tasks_and_the_join_command(swarm, swar
     name, _, _ = app
     listed = swarm_stack.paas("nodes")
     assert listed.returncode == 0, listed.stderr
+    print(listed.stdout)
     assert "(leader)" in listed.stdout and "manager" in listed.stdout
     assert f"{name}:web.1" in listed.stdout and f"{name}:web.2" in listed.stdout
     if swarm is not None:

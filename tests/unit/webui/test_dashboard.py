@@ -1,5 +1,7 @@
 """The dashboard: login, apps list, app page and its POST actions, for each role."""
 
+import dataclasses
+
 import pytest
 from django.test import Client
 
@@ -109,6 +111,15 @@ def test_scaling_from_the_dashboard_changes_the_instances(users, app, platform):
     assert app.formations.get(process_type="web").quantity == 2
     html = client.get("/apps/shop/instances").content.decode()
     assert html.count('data-process="web"') == 2
+
+
+def test_the_instances_panel_says_which_node_each_instance_runs_on(users, app, platform):
+    client = client_for(users.collaborator)
+    client.post("/apps/shop/scale", {"qty-web": "1"})
+    (instance,) = platform.scheduler.containers["shop"]
+    platform.scheduler.containers["shop"] = [dataclasses.replace(instance, node="paas-node2")]
+    html = client.get("/apps/shop/instances").content.decode()
+    assert "on paas-node2" in html
 
 
 def test_rollback_from_the_dashboard(users, app):
