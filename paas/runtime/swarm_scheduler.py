@@ -51,9 +51,10 @@ from paas.runtime.docker_client import (
     LABEL_RELEASE,
     LABEL_SPEC,
 )
+from paas.runtime.docker_containers import keep_newest_lines
 from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_networks import installation_id
-from paas.runtime.docker_scheduler import docker_errors_as_platform_errors
+from paas.runtime.docker_scheduler import APP_LOG_MAX_BYTES, docker_errors_as_platform_errors
 from paas.runtime.docker_swarm import service_labels, task_labels, task_port
 from paas.runtime.health import HealthCheck, HealthCheckFailed, probe, wait_until_healthy
 from paas.runtime.scheduler import (
@@ -66,7 +67,7 @@ from paas.runtime.scheduler import (
     Retiring,
     ignore,
 )
-from paas.runtime.swarm_services import ServiceSpec
+from paas.runtime.swarm_services import ROUTE_SETTLE_SECONDS, ServiceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ FAILED_TASKS_BEFORE_GIVING_UP = 3
 # Swarm's words for where an update ended when it rolled back by itself.
 ROLLED_BACK = ("rollback_completed", "rollback_paused", "paused")
 STILL_UPDATING = ("updating", "rollback_started")
+# Docker 20.10 picks a host-mode port for IPv4 and for IPv6 apart, so a new task's IPv4 port
+# can be one an older task listens on for IPv6; the task then fails to start with this, and
+# Swarm rolls the update back. Updating again gets other ports.
+PORT_TAKEN = "address already in use"
+PORT_TAKEN_RETRIES = 3
 FINISHED_TASK = ("complete", "failed", "rejected", "shutdown", "orphaned", "remove")
 
 
@@ -118,6 +124,14 @@ def task_error(task: dict[str, Any]) -> str:
     return str(status.get("Err") or status.get("Message") or task_state(task))
 
 
+def newest_failure(tasks: list[dict[str, Any]]) -> str:
+    """The error of the task that failed last, or ""."""
+    failed = [t for t in tasks if task_state(t) in ("failed", "rejected")]
+    if not failed:
+        return ""
+    return task_error(max(failed, key=lambda t: str(t.get("UpdatedAt") or "")))
+
+
 def running_upstreams(tasks: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
     """The ``ip:port`` of every web task that runs (past its health check) and that Swarm
     means to keep running; ``addresses`` is node id -> the node's address."""
@@ -145,9 +159,36 @@ class SwarmScheduler:
         self.installation = installation_id(engine.home)
 
     def saved_logs_dir(self, app: str) -> Path:
-        # Swarm keeps a removed service's task output nowhere paas can read it afterwards:
-        # this stays empty on a swarm, and ``logs`` reads the tasks themselves.
+        # Swarm forgets a stopped task's output once its history drops the task: paas keeps
+        # it here, as the docker scheduler keeps a removed container's (``_keep_logs``).
         return self.app_logs_dir / app
+
+    def _keep_logs(self, tasks: list[dict[str, Any]]) -> None:
+        """Append the output of each task Swarm stopped for good (replaced by an update, scaled
+        away, or of a service about to go) to ``<saved_logs_dir>/v<release>/<type>.<slot>.log``,
+        once: ``.kept-tasks`` in the app's directory lists the tasks kept."""
+        for task in tasks:
+            labels = task_labels(task)
+            app, release = labels.get(LABEL_APP), labels.get(LABEL_RELEASE)
+            if not app or not release or LABEL_ONEOFF in labels \
+                    or task.get("DesiredState") == "running" \
+                    or task_state(task) not in FINISHED_TASK:
+                continue
+            app_dir = self.saved_logs_dir(app)
+            index = app_dir / ".kept-tasks"
+            task_id = str(task.get("ID"))
+            if index.exists() and task_id in index.read_text().split():
+                continue
+            data = b"".join(self.engine.task_logs(task_id))
+            directory = app_dir / f"v{release}"
+            directory.mkdir(parents=True, exist_ok=True)
+            if data:
+                path = directory / f"{labels.get(LABEL_PROCESS)}.{task.get('Slot')}.log"
+                with path.open("ab") as log_file:
+                    log_file.write(data if data.endswith(b"\n") else data + b"\n")
+                keep_newest_lines(path, APP_LOG_MAX_BYTES)
+            with index.open("a") as kept:
+                kept.write(task_id + "\n")
 
     # --- what runs ---------------------------------------------------------------------------
 
@@ -310,6 +351,10 @@ class SwarmScheduler:
             for change in changes:
                 self._wait_converged(change, desired, log)
             upstreams = self._route(desired, web, log)
+            # What this and earlier changes stopped (a scale-down's tasks finish later).
+            with docker_errors_as_platform_errors():
+                self._keep_logs(self.engine.tasks_of(sorted(
+                    {c.service_id for c in changes} | {str(s.id) for s in existing.values()})))
         except Exception:
             self._undo(changes, log)
             self._route_back(desired, web, changes, routed_before)
@@ -387,6 +432,7 @@ class SwarmScheduler:
         allowed = self.healthcheck_timeout * (spec.replicas + 1) + 30
         deadline = time.monotonic() + allowed
         announced: set[int] = set()
+        retries = PORT_TAKEN_RETRIES
         while True:
             with docker_errors_as_platform_errors():
                 service = self.engine.service(change.service_id)
@@ -400,6 +446,13 @@ class SwarmScheduler:
             ours = [t for t in tasks if task_labels(t).get(LABEL_SPEC) == spec.spec_hash]
             if change.rolling and service_labels(service).get(LABEL_SPEC) != spec.spec_hash:
                 if update.get("State") in ROLLED_BACK:
+                    if retries and PORT_TAKEN in newest_failure(ours):
+                        retries -= 1
+                        log(f"       a new {spec.process_type} task's port was taken on its "
+                            "node; updating again")
+                        with docker_errors_as_platform_errors():
+                            self.engine.update_service(service, spec)
+                        continue
                     raise self._failed(spec, ours, f"Swarm rolled {spec.process_type} back "
                                        f"({update.get('Message') or 'update failed'})", log)
             else:
@@ -413,7 +466,9 @@ class SwarmScheduler:
                 if len(running) == len(current) == spec.replicas \
                         and update.get("State") not in STILL_UPDATING:
                     return
-                failed = [t for t in ours if task_state(t) in ("failed", "rejected")]
+                # A task whose port was taken is replaced on another port: not the app's fault.
+                failed = [t for t in ours if task_state(t) in ("failed", "rejected")
+                          and PORT_TAKEN not in task_error(t)]
                 if not change.rolling and len(failed) >= FAILED_TASKS_BEFORE_GIVING_UP:
                     raise self._failed(spec, failed, task_error(failed[-1]), log)
             if time.monotonic() > deadline:
@@ -510,6 +565,17 @@ class SwarmScheduler:
 
     def _retire(self, retiring: Retiring) -> None:
         assert isinstance(retiring, RetiringService)  # converge retires only its own finds
+        service = self.engine.service(retiring.service_id)
+        if service is not None:
+            # Stopped first (each task drains), so that its output can be kept.
+            self.engine.scale_service(service, 0)
+            deadline = time.monotonic() + self.drain_seconds + ROUTE_SETTLE_SECONDS + 10
+            tasks = self.engine.tasks_of([retiring.service_id])
+            while any(task_state(t) not in FINISHED_TASK for t in tasks) \
+                    and time.monotonic() < deadline:
+                time.sleep(self.poll_seconds)
+                tasks = self.engine.tasks_of([retiring.service_id])
+            self._keep_logs(tasks)
         self.engine.remove_service(retiring.service_id)
 
     def run_oneoff(self, desired: DesiredApp, command: str, kind: str, timeout: float,

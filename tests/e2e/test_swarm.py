@@ -214,12 +214,15 @@ def test_web_spreads_over_both_nodes_and_the_router_reaches_each_task(two_nodes,
     assert answered == {"web.1", "web.2", "web.3"}, answered
 
 
-def test_logs_show_the_output_of_every_task_on_every_node(swarm_stack, app):
+def test_logs_show_every_task_on_every_node_and_the_replaced_ones(swarm_stack, app):
     name, _, _ = app
-    shown = swarm_stack.paas("logs", "-n", "50", "-a", name)
+    shown = swarm_stack.paas("logs", "-n", "500", "-a", name)
     assert shown.returncode == 0, shown.stderr
     for number in (1, 2, 3):
         assert f"web: listening on 5000 as web.{number}" in shown.stdout, shown.stdout
+    # Kept from the tasks the config change and the rollback replaced: each was told to stop
+    # (SIGTERM, passed on by the drain wrapper) and drained.
+    assert "web: SIGTERM, draining" in shown.stdout, shown.stdout
 
 
 def from_worker_namespace(nodes: SwarmNodes, url: str) -> str:

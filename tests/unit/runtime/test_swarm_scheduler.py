@@ -42,6 +42,7 @@ class FakeService:
     id: str
     spec: ServiceSpec
     attrs: dict = field(default_factory=dict)
+    update_from: int = 0  # the first task (index) of the update under way
 
     def __post_init__(self) -> None:
         self.refresh()
@@ -73,6 +74,7 @@ class FakeSwarm:
         self.ports = itertools.count(30001)
         self.ids = itertools.count(1)
         self.stopped_while_routed: list[str] = []
+        self.ports_taken = 0  # how many tasks to come fail as their port is taken
 
     # --- what the scheduler calls ------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class FakeSwarm:
         rolling = service.spec.spec_hash != spec.spec_hash
         service.previous = service.spec
         service.spec = spec
+        service.update_from = len(self.tasks)  # an update watches only the tasks it starts
         service.refresh("updating" if rolling else "")
         if not rolling:
             live = self._live(service)
@@ -126,7 +129,7 @@ class FakeSwarm:
         return dict(NODES)
 
     def task_logs(self, task_id, follow=False, since=None):
-        return iter(())
+        return iter([f"2026-12-02T10:00:00.000000000Z output of {task_id}\n".encode()])
 
     def tasks_of(self, service_ids: list[str]) -> list[dict]:
         self._step()
@@ -153,6 +156,11 @@ class FakeSwarm:
                 self._stop(task)
             elif task["Status"]["State"] == "starting":
                 failing = self.failing and self.failing in self._spec_of(task).image
+                if self.ports_taken and not failing:
+                    self.ports_taken -= 1
+                    failing = True
+                    task["Status"]["Err"] = ("Error starting userland proxy: listen tcp4 "
+                                             "0.0.0.0:32787: bind: address already in use")
                 task["Status"]["State"] = "failed" if failing else "running"
                 if failing:
                     task["DesiredState"] = "shutdown"
@@ -164,7 +172,7 @@ class FakeSwarm:
         """One step of a start-first update: start the next slot's new task; once it runs,
         mark the old one for shutdown. A failed new task rolls the whole service back."""
         wanted = service.spec.spec_hash
-        ours = [t for t in self.tasks if t["ServiceID"] == service.id
+        ours = [t for t in self.tasks[service.update_from:] if t["ServiceID"] == service.id
                 and t["Spec"]["ContainerSpec"]["Labels"]["paas.spec"] == wanted]
         if any(t["Status"]["State"] == "failed" for t in ours):
             service.spec = service.previous
@@ -205,7 +213,7 @@ def desired(release: int, image: str, web: int = 2) -> DesiredApp:
 
 
 @pytest.fixture
-def scheduler(monkeypatch):
+def scheduler(monkeypatch, tmp_path):
     router = FakeRouter()
     # Every running task answers paas's own probe.
     monkeypatch.setattr(swarm_scheduler, "probe", lambda address, check, timeout=None: None)
@@ -214,6 +222,7 @@ def scheduler(monkeypatch):
     made = SwarmScheduler.__new__(SwarmScheduler)
     made.engine, made.router, made.healthcheck_timeout = engine, router, 5
     made.drain_seconds, made.poll_seconds, made.installation = 1, 0, "abcd1234"
+    made.app_logs_dir = tmp_path / "logs"
     return SimpleNamespace(scheduler=made, engine=engine, router=router)
 
 
@@ -241,6 +250,31 @@ def test_a_rolling_update_moves_the_route_task_by_task_and_never_to_a_stopped_ta
     assert routed_now(scheduler.router) == new and not new & old
     # On the way, old and new tasks served side by side.
     assert any(set(route) & old and set(route) & new for route in scheduler.router.history)
+
+
+def test_the_output_of_the_tasks_an_update_replaced_is_kept_once(scheduler):
+    scheduler.scheduler.converge(desired(1, "shop:v1"))
+    old = [t["ID"] for t in scheduler.engine.tasks]
+    scheduler.scheduler.converge(desired(2, "shop:v2"))
+    scheduler.scheduler.converge(desired(2, "shop:v2"))  # nothing new to keep
+
+    kept = scheduler.scheduler.saved_logs_dir("shop") / "v1"
+    assert sorted(path.name for path in kept.iterdir()) == ["web.1.log", "web.2.log"]
+    text = (kept / "web.1.log").read_text() + (kept / "web.2.log").read_text()
+    assert sorted(line.split()[-1] for line in text.splitlines()) == sorted(old)
+    assert not (scheduler.scheduler.saved_logs_dir("shop") / "v2").exists()
+
+
+def test_an_update_rolled_back_because_a_port_was_taken_is_tried_again(scheduler):
+    scheduler.scheduler.converge(desired(1, "shop:v1"))
+    scheduler.engine.ports_taken = 1
+    lines: list[str] = []
+
+    retirement = scheduler.scheduler.converge(desired(2, "shop:v2"), lines.append)
+
+    assert any("port was taken" in line for line in lines), lines
+    assert len(retirement.upstreams) == 2
+    assert scheduler.engine.stopped_while_routed == []
 
 
 def test_a_failed_update_is_rolled_back_and_the_route_is_on_the_old_tasks(scheduler):
