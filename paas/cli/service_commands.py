@@ -100,7 +100,7 @@ def cmd_service_destroy(ctx: Context) -> None:
                        "destroyed")
     ctx.progress(f"Destroying {kind} {name}")
     ctx.client.request("DELETE", _path(name), kind=kind,
-                       **({"force": "true"} if ctx.args.force else {}))
+                       force="true" if ctx.args.force else "false")
     ctx.done()
 
 
