@@ -387,7 +387,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "crashed_at": {"type": ["string", "null"], "format": "date-time"},
                     "crash_reason": {"type": ["string", "null"],
                                      "description": "why the runtime marked it crashed"},
-                    "git_remote": {"type": "string"}}},
+                    "git_remote": {"type": "string"},
+                    "services": {"type": "array", "description": (
+                        "GET /apps/{name} only: the backing services linked to it"),
+                        "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "kind": {"type": "string"},
+                            "status": {"type": "string"}}}}}},
                 "Formation": {"type": "object", "properties": {
                     "formation": {"type": "object",
                                   "additionalProperties": {"type": "integer"}},

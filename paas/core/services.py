@@ -136,6 +136,15 @@ def linked_services(app: App) -> list[str]:
                 .values_list("service__name", flat=True))
 
 
+def linked_service_statuses(app: App) -> list[dict[str, str]]:
+    """The services linked to ``app`` as ``apps:info`` shows them: name, kind and status (as
+    the last reconcile saw it), sorted by name."""
+    return [{"name": name, "kind": kind, "status": status}
+            for name, kind, status in ServiceLink.objects.filter(app=app)
+            .order_by("service__name")
+            .values_list("service__name", "service__kind", "service__status")]
+
+
 def link_service(service: Service, app: App, user=None, log: Log = ignore) -> ServiceLink:
     """Link ``app`` to ``service``: a new release of ``app`` with DATABASE_URL / REDIS_URL
     set, whose containers join the service's network, deployed (the app restarts).

@@ -112,3 +112,13 @@ def test_the_openapi_document_describes_the_service_routes():
             "/services/{name}/links/{app}", "/services/{name}/restart"} \
         <= set(document["paths"])
     assert "Service" in document["components"]["schemas"]
+
+
+def test_the_app_shows_its_linked_services(users, platform, app):
+    api = api_for(users.owner)
+    create(api)
+    api.call("POST", "/services/db/links", {"app": "shop"})
+
+    shown = api.call("GET", "/apps/shop").json()
+
+    assert shown["services"] == [{"name": "db", "kind": "postgres", "status": "running"}]

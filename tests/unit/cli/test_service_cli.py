@@ -86,3 +86,15 @@ def test_the_kind_of_the_verb_must_be_the_services(terminal, users, shop):
     wrong = term("postgres:info", "cache")
 
     assert wrong.code == 1 and "postgres 'cache' not found" in wrong.err
+
+
+def test_apps_info_shows_the_linked_services_and_their_status(terminal, users, shop):
+    term = terminal(users.owner)
+    term("postgres:create", "db")
+    term("redis:create", "cache")
+    term("postgres:link", "db", "-a", "shop")
+    term("redis:link", "cache", "-a", "shop")
+
+    info = term("apps:info", "-a", "shop")
+
+    assert "Services:      cache (redis, running), db (postgres, running)" in info.out
