@@ -76,7 +76,8 @@ class DockerServices(DockerNetworks):
             if container is None:
                 log(f"       creating the {spec.kind} container of {spec.name}")
                 container = self._create_service_container(spec, network)
-            if container.status != "running":
+            # A restarting one is Docker's to bring back (its restart policy).
+            if container.status in ("created", "exited"):
                 log(f"       starting {spec.name}")
                 container.start()
                 container.reload()
