@@ -1,7 +1,8 @@
 """Backing services against the real stack: an app linked to PostgreSQL and Redis through
 `paas postgres:link` / `redis:link` keeps its row across a redeploy, a restart and a crash of
-the database container, and its key across a restart of the Redis container; an app not
-linked cannot reach either (no name, no route), and an app unlinked loses its way to it.
+the database container, and its key across a restart of the Redis container and a stop by
+hand (which the periodic reconcile undoes); an app not linked cannot reach either (no name,
+no route), and an app unlinked loses its way to it.
 
 Everything made here (services, their containers, networks and volumes, the apps) is removed
 at the end, also when a test fails.
@@ -133,6 +134,18 @@ def test_a_redis_key_survives_a_restart_of_the_redis_container(stack, world):
 
     assert wait_for(lambda: stack.get(app, "/redis/get?key=greeting").body.strip()
                     == "hello")
+
+
+def test_a_service_stopped_by_hand_is_started_again_by_the_reconcile(stack, world):
+    app, container = world["app"], service_container(world["redis"])
+    docker("stop", container)  # Docker's restart policy leaves a stopped container stopped
+
+    assert wait_for(lambda: docker("inspect", "--format", "{{.State.Status}}", container)
+                    == "running", attempts=90)
+    assert wait_for(lambda: stack.get(app, "/redis/get?key=greeting").body.strip()
+                    == "hello")
+    shown = stack.api("GET", f"/services/{world['redis']}").json()
+    assert shown["container"] == "running"
 
 
 def test_an_app_not_linked_cannot_reach_the_services(stack, world):
