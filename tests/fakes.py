@@ -26,6 +26,7 @@ from paas.runtime.scheduler import (
     Retirement,
     ignore,
 )
+from paas.runtime.services import BackingServiceSpec, BackingServiceState
 
 
 class FakeScheduler:
@@ -50,7 +51,8 @@ class FakeScheduler:
     def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
         self.converged.append(desired)
         self.networks.update({desired.app, *desired.links})
-        self.joined[desired.app] = {desired.app, *desired.links}
+        self.joined[desired.app] = {desired.app, *desired.links,
+                                    *(f"service:{name}" for name in desired.services)}
         self.containers[desired.app] = [
             Instance(desired.app, desired.release, process_type, number, state="running",
                      port=40000 + number if process_type == "web" else None,
@@ -117,6 +119,58 @@ class FakeScheduler:
         return "docker swarm join --token SWMTKN-fake 192.0.2.1:2377"
 
 
+class FakeServices:
+    """Backing services' containers as states; volumes and networks as sets."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, BackingServiceState] = {}
+        self.specs: dict[str, BackingServiceSpec] = {}
+        self.volumes: set[str] = set()
+        self.networks: set[str] = set()
+        self.started: list[str] = []  # each container (re)started, by service name
+        self.fail_with: Exception | None = None  # raised by the next ensure_backing_service
+
+    def ensure_backing_service(self, spec: BackingServiceSpec,
+                               log: Log = ignore) -> BackingServiceState:
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+        self.networks.add(spec.name)
+        self.volumes.add(spec.volume)
+        self.specs[spec.name] = spec
+        current = self.running.get(spec.name)
+        if current is None or not current.running:
+            self.started.append(spec.name)
+            current = BackingServiceState(spec.name, spec.kind, "running", id=f"svc-{spec.name}")
+            self.running[spec.name] = current
+        return current
+
+    def backing_service_state(self, name: str) -> BackingServiceState | None:
+        return self.running.get(name)
+
+    def backing_services(self) -> list[BackingServiceState]:
+        return list(self.running.values())
+
+    def restart_backing_service(self, name: str) -> None:
+        self.started.append(name)
+
+    def remove_backing_service(self, name: str, volume: str | None) -> None:
+        self.running.pop(name, None)
+        self.networks.discard(name)
+        if volume is not None:
+            self.volumes.discard(volume)
+
+    def remove_orphan_backing_services(self, known: set[str]) -> list[str]:
+        orphans = [name for name in self.running if name not in known]
+        for name in orphans:
+            self.remove_backing_service(name, volume=None)
+        return orphans
+
+    def crash(self, name: str) -> None:
+        """The container exited, as a crash Docker gave up on would leave it."""
+        self.running[name] = BackingServiceState(name, self.running[name].kind, "exited")
+
+
 class FakeImages:
     """Images by reference, and BuildKit's cache records by description."""
 
@@ -124,6 +178,16 @@ class FakeImages:
         self.images: dict[str, str] = {}
         # The marker in a record's description names the app's cache id.
         self.build_cache: list[str] = []
+        self.built: list[tuple[str, dict[str, Path]]] = []  # tag, secrets of each build
+
+    def build_image(self, context_dir: Path, tag: str, log, timeout: float,
+                    dockerfile: Path | None = None, secrets: dict[str, Path] | None = None,
+                    build_args: dict[str, str] | None = None) -> str:
+        self.built.append((tag, dict(secrets or {})))
+        log(f"built {tag}")
+        image_id = self.add_image(f"sha256:{tag}")
+        self.images[tag] = image_id
+        return image_id
 
     def add_image(self, image_id: str) -> str:
         self.images[image_id] = image_id
@@ -327,7 +391,8 @@ class FakePlatform(Platform):
                          images=FakeImages(),
                          router=FakeRouter(),
                          redis=FakeRedis(),
-                         tasks=self.queue, new_lock=self._new_lock)
+                         tasks=self.queue, new_lock=self._new_lock,
+                         services=FakeServices())
 
     def _new_lock(self, name: str, timeout: float) -> FakeLock:
         return FakeLock(self._locks.setdefault(name, threading.Lock()))

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from paas.core.models import ApiToken, App, Build, Domain, Formation, Release
+from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Service, ServiceLink
 from webui.forms import AdminLoginForm
 
 
@@ -176,6 +176,31 @@ class DomainAdmin(ReadOnlyAdmin):
     list_display = ("hostname", "app", "created_at")
     search_fields = ("hostname", "app__name")
     list_select_related = ("app",)
+
+
+class ServiceLinkInline(ServiceManagedInline):
+    model = ServiceLink
+    fields = ("app", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Service)
+class ServiceAdmin(ReadOnlyAdmin):
+    """Read-only like apps: create, link and destroy go through paas.core.services (they
+    start containers and make releases). The password is never shown here."""
+
+    list_display = ("name", "kind", "owner", "status", "created_at")
+    list_filter = ("kind", "status")
+    search_fields = ("name", "owner__username", "links__app__name")
+    list_select_related = ("owner",)
+    fields = ("name", "kind", "owner", "status", "status_message", "image", "volume",
+              "created_at")
+    readonly_fields = fields
+    inlines = [ServiceLinkInline]
+
+    @admin.display(description="volume")
+    def volume(self, service: Service) -> str:
+        return service.volume_name
 
 
 @admin.register(ApiToken)

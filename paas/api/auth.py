@@ -22,7 +22,8 @@ Handler = Callable[..., HandlerResult]
 
 # Codes that mean "this clashes with what exists" rather than "this request is malformed".
 CONFLICT_CODES = frozenset({"app_exists", "domain_taken", "already_owner", "user_exists",
-                            "token_name_taken"})
+                            "token_name_taken", "service_exists", "service_link_exists",
+                            "service_var_taken", "service_linked"})
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:

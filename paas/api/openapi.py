@@ -68,6 +68,64 @@ STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
+SERVICE = {"name": "name", "in": "path", "required": True, "description": "service name",
+           "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,29}$"}}
+KIND = {"name": "kind", "in": "query", "required": False, "description": (
+    "only services of this kind (a service of another kind is not found)"),
+    "schema": {"enum": ["postgres", "redis"]}}
+SERVICE_SCHEMA = {"type": "object", "description": (
+    "A backing service: one container, its data on a named volume, reachable only from the "
+    "apps linked to it, as host <name>.<kind>"), "properties": {
+    "name": {"type": "string"}, "kind": {"enum": ["postgres", "redis"]},
+    "owner": {"type": "string"},
+    "status": {"enum": ["creating", "running", "restarting", "stopped", "failed"],
+               "description": "what the last reconcile saw"},
+    "status_message": {"type": ["string", "null"]},
+    "container": {"type": "string", "description": "the container's state now (running, "
+                                                   "restarting, exited, missing, unknown)"},
+    "host": {"type": "string"}, "url_var": {"enum": ["DATABASE_URL", "REDIS_URL"]},
+    "url": {"type": "string", "description": "what linked apps find in url_var, with the "
+                                             "generated password"},
+    "volume": {"type": "string"}, "image": {"type": "string"}, "links": STRINGS,
+    "created_at": {"type": "string", "format": "date-time"}}}
+SERVICE_PATHS: dict[str, Any] = {
+    "/services": {
+        "get": _op("Your backing services (superusers: all)",
+                   {"type": "array", "items": _ref("Service")}, params=[KIND]),
+        "post": _op("Create and start a backing service; the first of a kind builds its "
+                    "image from the stack image (minutes)", _ref("Service"), status="201",
+                    body={"type": "object", "required": ["kind", "name"], "properties": {
+                        "kind": {"enum": ["postgres", "redis"]},
+                        "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,29}$"}}}),
+    },
+    "/services/{name}": {
+        "get": _op("A backing service, with its URL and linked apps", _ref("Service"),
+                   params=[SERVICE, KIND]),
+        "delete": _op("Destroy a backing service: its container, network and volume (the data "
+                      "is deleted). Refused (409 service_linked) while apps are linked, "
+                      "unless force=true, which unlinks them first (a new release each)",
+                      params=[SERVICE, KIND, {"name": "force", "in": "query",
+                                              "required": False,
+                                              "schema": {"enum": ["true", "false"]}}]),
+    },
+    "/services/{name}/restart": {
+        "post": _op("Restart the service's container (its data stays)", _ref("Service"),
+                    params=[SERVICE, KIND]),
+    },
+    "/services/{name}/links": {
+        "post": _op("Link an app you can see: a new release with DATABASE_URL / REDIS_URL set, "
+                    "whose containers join the service's network (the app restarts)",
+                    _ref("Service"), params=[SERVICE, KIND], status="201",
+                    body={"type": "object", "required": ["app"],
+                          "properties": {"app": {"type": "string"}}}),
+    },
+    "/services/{name}/links/{app}": {
+        "delete": _op("Unlink an app: a new release without the variable, off the network",
+                      _ref("Service"), params=[SERVICE, _path("app", "the linked app"), KIND]),
+    },
+}
+
+
 TOKEN_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,29}$"}
 EXPIRY = {"type": ["integer", "null"], "minimum": 1, "maximum": 3650,
           "description": "days until the token expires; null or absent: never"}
@@ -309,6 +367,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "delete": _op("Remove a link (redeploys this app)", params=[
                     NAME, _path("target", "the linked app")]),
             },
+            **SERVICE_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -328,7 +387,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "crashed_at": {"type": ["string", "null"], "format": "date-time"},
                     "crash_reason": {"type": ["string", "null"],
                                      "description": "why the runtime marked it crashed"},
-                    "git_remote": {"type": "string"}}},
+                    "git_remote": {"type": "string"},
+                    "services": {"type": "array", "description": (
+                        "GET /apps/{name} only: the backing services linked to it"),
+                        "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "kind": {"type": "string"},
+                            "status": {"type": "string"}}}}}},
                 "Formation": {"type": "object", "properties": {
                     "formation": {"type": "object",
                                   "additionalProperties": {"type": "integer"}},
@@ -346,6 +410,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 "pids": {"type": "integer"},
                                 "read_only_rootfs": {"type": "boolean"}}}}}},
                     "instances": {"type": "array", "items": {"type": "object"}}}},
+                "Service": SERVICE_SCHEMA,
                 "Volume": {"type": "object", "properties": {
                     "name": {"type": "string"}, "mount_path": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}}},

@@ -7,6 +7,7 @@ from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
 from paas.core.formation import effective_limits
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
+from paas.core.services import ServiceInfo
 from paas.runtime.scheduler import Instance, Node
 
 
@@ -130,3 +131,21 @@ def user(value) -> dict[str, Any]:
     return {"username": value.get_username(), "email": value.email,
             "is_superuser": value.is_superuser, "is_active": value.is_active,
             "date_joined": _time(value.date_joined), "last_login": _time(value.last_login)}
+
+
+def service(info: ServiceInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "kind": info.kind,
+        "owner": info.owner,
+        "status": info.status,
+        "status_message": info.status_message or None,
+        "container": info.container,
+        "host": info.host,
+        "url_var": info.url_var,
+        "url": info.url,
+        "volume": info.volume,
+        "image": info.image,
+        "links": info.links,
+        "created_at": _time(info.created_at),
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paas.api import account_views, views
+from paas.api import account_views, service_views, views
 
 app_name = "api"
 
@@ -44,4 +44,12 @@ urlpatterns = [
          name="collaborator"),
     path("apps/<str:name>/links", views.links_view, name="links"),
     path("apps/<str:name>/links/<str:target>", views.link_view, name="link"),
+    # backing services (PostgreSQL, Redis), linked to apps as DATABASE_URL / REDIS_URL
+    path("services", service_views.services_view, name="services"),
+    path("services/<str:name>", service_views.service_view, name="service"),
+    path("services/<str:name>/restart", service_views.service_restart_view,
+         name="service-restart"),
+    path("services/<str:name>/links", service_views.service_links_view, name="service-links"),
+    path("services/<str:name>/links/<str:app>", service_views.service_link_view,
+         name="service-link"),
 ]

@@ -12,7 +12,16 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from paas.api import serializers
 from paas.api.auth import HandlerResult, api_view, read_json
 from paas.api.openapi import openapi_document
-from paas.core import actionlog, actions, applications, buildcache, buildguard, links, processes
+from paas.core import (
+    actionlog,
+    actions,
+    applications,
+    buildcache,
+    buildguard,
+    links,
+    processes,
+    services,
+)
 from paas.core.actionlog import Action
 from paas.core.logstreams import app_log_lines, build_log_lines
 from paas.core.models import App
@@ -125,7 +134,8 @@ def show_app(request: HttpRequest, user, name: str) -> dict[str, Any]:
     app = applications.get_app(name, user)
     return {**_summary(app), "git_remote": git_remote(request, app),
             "collaborators": serializers.collaborators(app),
-            "domains": [serializers.domain(d) for d in app.domains.all()]}
+            "domains": [serializers.domain(d) for d in app.domains.all()],
+            "services": services.linked_service_statuses(app)}
 
 
 def destroy_app(request: HttpRequest, user, name: str) -> dict[str, Any]:

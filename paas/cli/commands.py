@@ -159,7 +159,9 @@ def cmd_info(ctx: Context) -> None:
                          ("Status", app["status"]), ("Release", app["current_release"] or "-"),
                          ("URL", app["url"]), ("Git remote", app["git_remote"]),
                          ("Collaborators", ", ".join(app["collaborators"]) or "-"),
-                         ("Domains", ", ".join(d["hostname"] for d in app["domains"]) or "-")]:
+                         ("Domains", ", ".join(d["hostname"] for d in app["domains"]) or "-"),
+                         ("Services", ", ".join(f"{s['name']} ({s['kind']}, {s['status']})"
+                                                for s in app.get("services", [])) or "-")]:
         ctx.print(f"{label + ':':<15}{value}")
     if app.get("crash_reason"):
         ctx.print(f"{'Crashed:':<15}{app['crash_reason']} ({when(app['crashed_at'])})")

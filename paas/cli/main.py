@@ -46,6 +46,7 @@ from paas.cli.commands import (
 )
 from paas.cli.network_commands import cmd_network, cmd_network_link, cmd_network_unlink
 from paas.cli.node_commands import cmd_nodes, cmd_nodes_join_command
+from paas.cli.service_commands import add_service_commands
 
 # --- parsing -------------------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  paas ps:scale web=2 worker=1\n"
                "  paas ps:resize web --memory 256m --cpus 0.5\n"
                "  paas storage:add uploads:/data\n"
+               "  paas postgres:create db && paas postgres:link db -a shop\n"
                "  paas builds:cache:purge --confirm shop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -135,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("network:unlink", cmd_network_unlink,
         "stop this app reaching OTHER (restarts this app)").add_argument("other",
                                                                          metavar="OTHER")
+    add_service_commands(add)
     return parser
 
 

@@ -302,3 +302,70 @@ class ApiToken(models.Model):
 
     def is_expired(self, now) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+
+def new_service_password() -> str:
+    # Hex: safe in a URL and in the services' start scripts without quoting.
+    return secrets.token_hex(24)
+
+
+class Service(models.Model):
+    """A backing service (PostgreSQL or Redis): one container with its data on a named
+    volume, reachable only from the apps linked to it (``ServiceLink``).
+
+    Owned like an app is: its owner (and superusers) see it, link it and destroy it.
+    """
+
+    class Kind(models.TextChoices):
+        POSTGRES = "postgres"
+        REDIS = "redis"
+
+    class Status(models.TextChoices):
+        CREATING = "creating"
+        RUNNING = "running"
+        RESTARTING = "restarting"
+        STOPPED = "stopped"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=30, unique=True,
+                            validators=[validate_app_name])  # type: ignore[list-item]
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    password = models.CharField(max_length=64, default=new_service_password, editable=False)
+    # Random, never reused (like App.uid): a service created again under a destroyed one's
+    # name never finds the old data.
+    uid = models.CharField(max_length=12, default=new_app_uid, editable=False)
+    image = models.CharField(max_length=255, blank=True, help_text="what its container runs")
+    # What paas last saw of its container; the reconcile keeps it current.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
+    status_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    @property
+    def volume_name(self) -> str:
+        """``paas.svc.<name>.<uid>``: dots appear in no app volume's name."""
+        return f"paas.svc.{self.name}.{self.uid}"
+
+
+class ServiceLink(models.Model):
+    """``app``'s containers join ``service``'s network, and its config has the service's URL
+    (DATABASE_URL or REDIS_URL)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="links")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="service_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["app__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "app"], name="unique_service_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name} -> {self.service.name}"

@@ -1,5 +1,6 @@
 """The one handle on the platform's moving parts: the scheduler that runs apps, the images,
-the router, Redis (live logs, locks, action records) and the task queue.
+the router, Redis (live logs, locks, action records), the task queue and the backing
+services' runner.
 
 Services call ``platform()`` for them instead of building engines themselves. Each process
 (gunicorn, a Celery worker, ``manage.py``: the entry points, which have loaded the settings)
@@ -21,6 +22,7 @@ from paas.runtime.docker_engine import DockerEngine
 from paas.runtime.docker_images import DockerImages
 from paas.runtime.docker_scheduler import DockerScheduler
 from paas.runtime.scheduler import Scheduler
+from paas.runtime.services import ServiceRunner
 from paas.runtime.swarm_scheduler import SwarmScheduler
 
 
@@ -60,6 +62,9 @@ class Platform:
     tasks: TaskQueue
     # name, timeout in seconds -> a lock that expires after the timeout.
     new_lock: Callable[[str, float], Lock]
+    # Backing services' containers (PostgreSQL, Redis): on the one dockerd, whichever
+    # scheduler runs the apps.
+    services: ServiceRunner
 
 
 def from_settings() -> Platform:
@@ -87,7 +92,7 @@ def from_settings() -> Platform:
         return redis.lock.Lock(client, name, timeout=timeout, thread_local=False)
 
     return Platform(scheduler=scheduler, images=engine, router=router, redis=client,
-                    tasks=CeleryQueue(celery_app), new_lock=new_lock)
+                    tasks=CeleryQueue(celery_app), new_lock=new_lock, services=engine)
 
 
 _installed: Platform | None = None

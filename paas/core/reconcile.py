@@ -24,6 +24,7 @@ from paas.core.locks import app_lock
 from paas.core.models import App, Build, Release
 from paas.core.platform import platform
 from paas.core.releases import desired_state
+from paas.core.services import reconcile_services
 from paas.errors import PaasError
 from paas.runtime.scheduler import Instance
 
@@ -98,8 +99,10 @@ def reconcile_all() -> None:
 
     Routes are written per app by its converge (from the database's current release and the
     healthy containers); here only routes of apps that no longer exist or have no release are
-    removed. Builds whose worker went away mid-build are marked failed, and so are builds no
-    builder took before their pusher stopped waiting.
+    removed. Backing services are started again where their containers stopped or went
+    away (``paas.core.services.reconcile_services``). Builds whose worker went away
+    mid-build are marked failed, and so are builds no builder took before their pusher
+    stopped waiting.
     """
     for build_id in Build.objects.filter(status=Build.Status.RUNNING).values_list("pk", flat=True):
         fail_if_worker_lost(build_id)
@@ -107,6 +110,8 @@ def reconcile_all() -> None:
     scheduler = platform().scheduler
     scheduler.remove_orphans(set(App.objects.values_list("name", flat=True)))
     remove_stale_oneoffs()
+    # Before the apps: a linked app's containers join its services' networks.
+    reconcile_services()
     # One listing of every app's instances for the crash checks, instead of one per app.
     listed: dict[str, list[Instance]] = defaultdict(list)
     for instance in scheduler.instances():

@@ -14,7 +14,7 @@ from django.db.models import Max
 
 from paas.core.applogs import prune_release_logs
 from paas.core.locks import app_lock
-from paas.core.models import App, AppLink, Build, Formation, Release, Volume
+from paas.core.models import App, AppLink, Build, Formation, Release, ServiceLink, Volume
 from paas.core.platform import platform
 from paas.errors import NotFound, PaasError, UserError
 from paas.names import validate_config_key, validate_config_size, validate_config_value
@@ -90,7 +90,8 @@ def container_limits(formation: Formation | None) -> Limits:
 
 
 def desired_state(release: Release) -> DesiredApp:
-    """What Docker should run for ``release`` given the app's formation, domains and links."""
+    """What Docker should run for ``release`` given the app's formation, domains, links and
+    linked backing services."""
     app = release.app
     formations = list(app.formations.all())
     quantities = {f.process_type: f.quantity for f in formations
@@ -105,6 +106,8 @@ def desired_state(release: Release) -> DesiredApp:
               for entry in (release.app_json.get("healthchecks") or {}).get("web", [])]
     links = tuple(AppLink.objects.filter(app=app).order_by("target__name")
                   .values_list("target__name", flat=True))
+    services = tuple(ServiceLink.objects.filter(app=app).order_by("service__name")
+                     .values_list("service__name", flat=True))
     return DesiredApp(
         app=app.name,
         release=release.number,
@@ -118,6 +121,7 @@ def desired_state(release: Release) -> DesiredApp:
         default_limits=default_limits(),
         volumes=volumes,
         links=links,
+        services=services,
         read_only_rootfs=settings.PAAS_READ_ONLY_ROOTFS,
     )
 

@@ -290,6 +290,8 @@ def down(args) -> None:
 
         # Known to no one: every app's containers go.
         platform().scheduler.remove_orphans(known_apps=set())
+        # And every backing service's container and network (their volumes stay).
+        platform().services.remove_orphan_backing_services(known=set())
     dockerd_pid = stack.run_dir / "dockerd.pid"
     if args.stop_docker and dockerd_pid.exists():
         pid = int(dockerd_pid.read_text().strip())

@@ -27,6 +27,11 @@ LABEL_ONEOFF = "paas.oneoff"
 # A one-off's timeout in seconds: one older than that (plus a grace) has no one waiting for it.
 LABEL_ONEOFF_TIMEOUT = "paas.oneoff.timeout"
 
+# A backing service's container (and its network and volume) carries the service's name here,
+# and no app labels: app listings skip it (see docker_services).
+LABEL_SERVICE = "paas.service"
+LABEL_SERVICE_KIND = "paas.service.kind"
+
 CONTAINER_PORT = 5000
 # The addresses the per-app networks take their /24s from (PAAS_NETWORK_POOL).
 DEFAULT_NETWORK_POOL = "10.213.0.0/16"

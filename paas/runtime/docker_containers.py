@@ -30,6 +30,7 @@ from paas.runtime.docker_client import (
     LABEL_ONEOFF,
     LABEL_PROCESS,
     LABEL_RELEASE,
+    LABEL_SERVICE,
     LABEL_SPEC,
     DockerConnection,
 )
@@ -256,8 +257,8 @@ class DockerContainers(DockerConnection):
         found = []
         for container in containers:
             labels = container_labels(container.attrs)
-            if LABEL_ONEOFF in labels:
-                continue
+            if LABEL_ONEOFF in labels or LABEL_SERVICE in labels:
+                continue  # not an app's instance
             if container.status != "running":
                 try:
                     container.reload()

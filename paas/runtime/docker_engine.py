@@ -10,6 +10,7 @@ callers do. Its parts live beside it, one idea each:
 - ``docker_containers``: app containers (one per process instance), their logs and volumes;
 - ``docker_oneoffs``: one-off containers (the release phase, ``run``);
 - ``docker_networks``: one network per app;
+- ``docker_services``: backing services (PostgreSQL, Redis), one container and network each;
 - ``docker_registry``: pushing images to the registry a swarm's nodes pull from;
 - ``docker_swarm``: Swarm services, tasks, nodes and overlay networks;
 - ``confinement``: the flags and limits every app container is created with.
@@ -19,11 +20,13 @@ from paas.runtime.docker_containers import DockerContainers
 from paas.runtime.docker_images import BuildFailed, BuildTimedOut, DockerImages
 from paas.runtime.docker_networks import DockerNetworks
 from paas.runtime.docker_oneoffs import DockerOneOffs
+from paas.runtime.docker_services import DockerServices
 from paas.runtime.docker_swarm import DockerSwarm
 
 # The builders (paas.build) catch these where they call build_image.
 __all__ = ["BuildFailed", "BuildTimedOut", "DockerEngine"]
 
 
-class DockerEngine(DockerImages, DockerContainers, DockerOneOffs, DockerNetworks, DockerSwarm):
+class DockerEngine(DockerImages, DockerContainers, DockerOneOffs, DockerServices, DockerNetworks,
+                   DockerSwarm):
     """Docker Engine for one paas installation (``home``)."""

@@ -50,7 +50,13 @@ class DockerNetworks(DockerConnection):
     def ensure_app_network(self, app: str) -> str:
         """Create ``app``'s network if it is missing, with a free /24 of the pool; return its
         name. Raises PlatformError(network_pool_exhausted) when the pool has no free /24."""
-        name = self.app_network(app)
+        return self.ensure_network(self.app_network(app), f"the network of {app}",
+                                   {LABEL_APP: app, LABEL_NETWORK: "app"})
+
+    def ensure_network(self, name: str, what: str, labels: dict[str, str]) -> str:
+        """Create bridge network ``name`` (labelled with ``labels`` and this installation) if
+        it is missing, with a free /24 of the pool; return its name. Raises
+        PlatformError(network_pool_exhausted), naming it as ``what``."""
         with contextlib.suppress(docker.errors.NotFound):
             self.client.networks.get(name)
             return name
@@ -71,7 +77,7 @@ class DockerNetworks(DockerConnection):
             try:
                 self.client.networks.create(
                     name, driver="bridge", ipam=ipam, check_duplicate=True,
-                    labels={LABEL_HOME: self.home, LABEL_APP: app, LABEL_NETWORK: "app"})
+                    labels={**labels, LABEL_HOME: self.home})
                 return name
             except docker.errors.APIError as error:
                 with contextlib.suppress(docker.errors.NotFound):
@@ -81,7 +87,7 @@ class DockerNetworks(DockerConnection):
                             name, subnet, error.explanation or error)
                 refused.add(subnet)
         raise PlatformError(f"no free /{NETWORK_PREFIX} left in PAAS_NETWORK_POOL "
-                            f"{self.network_pool} for the network of {app}",
+                            f"{self.network_pool} for {what}",
                             code="network_pool_exhausted")
 
     def _used_subnets(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -95,8 +101,13 @@ class DockerNetworks(DockerConnection):
     def remove_app_network(self, app: str) -> bool:
         """Remove ``app``'s network, first disconnecting what is still attached (containers of
         apps linked to it); False if it did not exist."""
+        return self.remove_network(self.app_network(app))
+
+    def remove_network(self, name: str) -> bool:
+        """Remove network ``name``, first disconnecting what is still attached; False if it
+        did not exist."""
         try:
-            network = self.client.networks.get(self.app_network(app))
+            network = self.client.networks.get(name)
         except docker.errors.NotFound:
             return False
         network.reload()

@@ -337,8 +337,9 @@ class DockerScheduler:
         )
 
     def _linked_networks(self, desired: DesiredApp) -> tuple[str, ...]:
-        return tuple(sorted(self.engine.app_network(other) for other in desired.links
-                            if other != desired.app))
+        return tuple(sorted([*(self.engine.app_network(other) for other in desired.links
+                               if other != desired.app),
+                             *(self.engine.service_network(name) for name in desired.services)]))
 
     def _ensure_networks(self, desired: DesiredApp) -> None:
         """The app's network and those of the apps it is linked to (made if a linked app has
@@ -346,6 +347,8 @@ class DockerScheduler:
         with docker_errors_as_platform_errors():
             for app in sorted({desired.app, *desired.links}):
                 self.engine.ensure_app_network(app)
+            for service in desired.services:
+                self.engine.ensure_service_network(service)
 
     def _wait_healthy(self, instance: RunningInstance, desired: DesiredApp,
                       log: Log) -> None:

@@ -66,6 +66,9 @@ class DesiredApp:
     # The apps whose containers this app's containers may reach (by app name): linked
     # explicitly. Without a link no app reaches another.
     links: tuple[str, ...] = ()
+    # The backing services (by service name) linked to this app: its containers join each
+    # one's network, where it answers as ``<name>.<kind>``. Without a link none is reachable.
+    services: tuple[str, ...] = ()
     read_only_rootfs: bool = False
 
     def limits_of(self, process_type: str) -> Limits:

@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from paas.errors import PlatformError
+from paas.errors import PlatformError, UserError
 from paas.router.nginx import AppRoute, Router
 from paas.router.route_table import upstream
 from paas.runtime.docker_client import (
@@ -340,6 +340,7 @@ class SwarmScheduler:
         changed services back, the services this call created are removed, and the route
         is back on what serves.
         """
+        refuse_services(desired)
         routed_before = self.router.routed_upstreams(desired.app)
         with docker_errors_as_platform_errors():
             existing = {service_labels(s).get(LABEL_PROCESS): s
@@ -583,6 +584,7 @@ class SwarmScheduler:
         """Run ``command`` once as a replicated job (one task, never restarted) with the
         release's image, config and volumes; read its exit code and output back, then remove
         it. Raises UserError(image_missing), PlatformError(service_start_failed)."""
+        refuse_services(desired)
         for volume_name in desired.volumes:
             self.engine.ensure_volume(volume_name, desired.app)
         with docker_errors_as_platform_errors():
@@ -636,3 +638,13 @@ class SwarmScheduler:
                 if log:
                     log(line)
         return "".join(lines)
+
+
+def refuse_services(desired: DesiredApp) -> None:
+    """Backing services run as containers on one dockerd, on bridge networks a swarm's tasks
+    cannot join: an app linked to one is refused here rather than run without its database.
+    Raises UserError(services_unsupported)."""
+    if desired.services:
+        raise UserError(f"{desired.app} is linked to backing services "
+                        f"({', '.join(desired.services)}), which run with the docker "
+                        "scheduler only, not on a swarm", code="services_unsupported")

@@ -87,6 +87,13 @@ class FakeDocker:
         self.networks.add(self.app_network(app))
         return self.app_network(app)
 
+    def service_network(self, name: str) -> str:
+        return f"paas-fake_svc_{name}"
+
+    def ensure_service_network(self, name: str) -> str:
+        self.networks.add(self.service_network(name))
+        return self.service_network(name)
+
     def remove_app_network(self, app: str) -> bool:
         if self.app_network(app) not in self.networks:
             return False

@@ -128,3 +128,29 @@ def test_it_offers_no_delete_selected_action_and_deletes_nothing_when_asked(oper
     assert App.objects.filter(pk=records.app.pk).exists()
     assert Formation.objects.filter(pk=records.formation.pk).exists()
     assert Domain.objects.filter(pk=records.domain.pk).exists()
+
+
+def test_services_are_listed_read_only_and_without_their_password(django_user_model,
+                                                                  platform):
+    from paas.core.models import Service, ServiceLink
+
+    superuser = django_user_model.objects.create_superuser("root", password="x")
+    owner = django_user_model.objects.create_user("dbowner", password="x")
+    service = Service.objects.create(name="db", kind="postgres", owner=owner)
+    ServiceLink.objects.create(service=service, app=create_app("linked", owner))
+    client = Client()
+    client.force_login(superuser)
+
+    listing = client.get("/admin/core/service/")
+    page = client.get(f"/admin/core/service/{service.pk}/change/")
+
+    assert listing.status_code == 200 and b"db" in listing.content
+    assert page.status_code == 200
+    assert service.password.encode() not in page.content
+    assert service.volume_name.encode() in page.content
+    assert b"linked" in page.content
+    model_admin = admin.site._registry[Service]
+    request = RequestFactory().get("/")
+    request.user = superuser
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_delete_permission(request, service)

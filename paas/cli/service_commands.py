@@ -1,0 +1,135 @@
+"""The backing-service verbs, Dokku-style: `paas postgres:create NAME`, `paas redis:link NAME
+-a APP`, ... for each kind, and `paas services` (or `paas postgres` / `paas redis`) to list.
+
+Linking sets DATABASE_URL (postgres) or REDIS_URL (redis) in a new release of the app and
+restarts it; only linked apps' containers can reach the service.
+"""
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from paas.cli.commands import CliError, Context
+
+KINDS = ("postgres", "redis")
+
+
+def _path(name: str, *parts: str) -> str:
+    return "/".join(["/services", quote(name, safe=""), *(quote(p, safe="") for p in parts)])
+
+
+def _kind(ctx: Context) -> str:
+    return str(ctx.args.kind)
+
+
+def _table(ctx: Context, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        ctx.print("No services. Create one with `paas postgres:create NAME` or "
+                  "`paas redis:create NAME`.")
+        return
+    header = ("NAME", "KIND", "STATUS", "LINKED APPS")
+    lines = [header, *((row["name"], row["kind"], row["container"],
+                        ", ".join(row["links"]) or "-") for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    for line in lines:
+        ctx.print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+                  + "  " + line[3])
+
+
+def cmd_services(ctx: Context) -> None:
+    kind = getattr(ctx.args, "kind", None)
+    _table(ctx, ctx.client.request("GET", "/services", **({"kind": kind} if kind else {})))
+
+
+def cmd_service_create(ctx: Context) -> None:
+    kind, name = _kind(ctx), ctx.args.name
+    ctx.progress(f"Creating {kind} {name} (the first one builds its image; this takes a "
+                 "while)")
+    ctx.client.request("POST", "/services", {"kind": kind, "name": name})
+    ctx.done(f"done, link it with `paas {kind}:link {name} -a APP`")
+
+
+def cmd_service_info(ctx: Context) -> None:
+    shown = ctx.client.request("GET", _path(ctx.args.name), kind=_kind(ctx))
+    ctx.print(f"=== {shown['kind']} {shown['name']}")
+    rows = [("Status", shown["status"] + (f" ({shown['status_message']})"
+                                         if shown.get("status_message") else "")),
+            ("Container", shown["container"]),
+            ("Host", shown["host"]),
+            (shown["url_var"], shown["url"]),
+            ("Volume", shown["volume"]),
+            ("Linked apps", ", ".join(shown["links"]) or "-"),
+            ("Owner", shown["owner"]),
+            ("Created", shown["created_at"])]
+    width = max(len(label) for label, _ in rows) + 1
+    for label, value in rows:
+        ctx.print(f"{label + ':':<{width}} {value}")
+
+
+def cmd_service_link(ctx: Context) -> None:
+    kind, name, app = _kind(ctx), ctx.args.name, ctx.app
+    var = "DATABASE_URL" if kind == "postgres" else "REDIS_URL"
+    ctx.progress(f"Linking {kind} {name} to {app}, setting {var} and restarting {app}")
+    ctx.client.request("POST", _path(name, "links"), {"app": app}, kind=kind)
+    ctx.done()
+
+
+def cmd_service_unlink(ctx: Context) -> None:
+    kind, name, app = _kind(ctx), ctx.args.name, ctx.app
+    ctx.progress(f"Unlinking {kind} {name} from {app} and restarting {app}")
+    ctx.client.request("DELETE", _path(name, "links", app), kind=kind)
+    ctx.done()
+
+
+def cmd_service_restart(ctx: Context) -> None:
+    kind, name = _kind(ctx), ctx.args.name
+    ctx.progress(f"Restarting {kind} {name}")
+    ctx.client.request("POST", _path(name, "restart"), kind=kind)
+    ctx.done()
+
+
+def cmd_service_destroy(ctx: Context) -> None:
+    kind, name = _kind(ctx), ctx.args.name
+    confirm = ctx.args.confirm
+    if confirm is None:
+        ctx.err.write(f"This destroys {kind} {name} and deletes its data for good"
+                      f"{' (linked apps are unlinked first)' if ctx.args.force else ''}.\n")
+        confirm = ctx.prompt(f"Type {name} to confirm: ").strip()
+    if confirm != name:
+        raise CliError(f"confirmation {confirm!r} does not match {name!r}; nothing was "
+                       "destroyed")
+    ctx.progress(f"Destroying {kind} {name}")
+    ctx.client.request("DELETE", _path(name), kind=kind,
+                       force="true" if ctx.args.force else "false")
+    ctx.done()
+
+
+def add_service_commands(add: Callable) -> None:
+    """`services`, and for each kind: KIND, KIND:create, :info, :link, :unlink, :restart,
+    :destroy."""
+    add("services", cmd_services, "list your backing services (PostgreSQL, Redis)", app=False)
+    for kind in KINDS:
+        var = "DATABASE_URL" if kind == "postgres" else "REDIS_URL"
+
+        def verb(name: str, handler: Callable, help_text: str, app: bool = False,
+                 kind: str = kind):
+            sub = add(f"{kind}{name}", handler, help_text, app=app)
+            sub.set_defaults(kind=kind)
+            if name:
+                sub.add_argument("name", metavar="NAME")
+            return sub
+
+        verb("", cmd_services, f"list your {kind} services")
+        verb(":create", cmd_service_create, f"create a {kind} service")
+        verb(":info", cmd_service_info, f"show a {kind} service, with its {var}")
+        verb(":link", cmd_service_link,
+             f"link a {kind} service to an app: sets {var} and restarts the app", app=True)
+        verb(":unlink", cmd_service_unlink,
+             f"unlink a {kind} service: unsets {var} and restarts the app", app=True)
+        verb(":restart", cmd_service_restart, f"restart a {kind} service (its data stays)")
+        destroy = verb(":destroy", cmd_service_destroy,
+                       f"destroy a {kind} service and delete its data (asks to confirm)")
+        destroy.add_argument("--force", action="store_true",
+                             help="unlink the apps linked to it first")
+        destroy.add_argument("--confirm", metavar="NAME",
+                             help="the service's name, to skip the prompt")

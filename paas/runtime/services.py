@@ -1,0 +1,107 @@
+"""Backing services (PostgreSQL, Redis) as ``paas.core`` sees them, and the plain data the two
+sides speak.
+
+Core keeps the records (``Service``, its links) and decides what should run; a
+``ServiceRunner`` makes its engine run one container per service and records nothing. A
+service's container joins only the service's own network; an app's containers reach it
+because the app's ``DesiredApp.services`` names it, which makes the scheduler attach them to
+that network too. An app not linked is on no network the service is on, so it cannot reach
+it at all (see ``paas.runtime.docker_services``).
+
+Implementations: ``paas.runtime.docker_services.DockerServices`` (part of the one Docker
+wrapper) and the in-memory one of the unit tests (``tests/fakes.py``).
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from paas.runtime.scheduler import Log, ignore
+
+KINDS = ("postgres", "redis")
+PORTS = {"postgres": 5432, "redis": 6379}
+# The environment variable a link sets in the app's config.
+URL_VARS = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
+POSTGRES_USER = "paas"
+
+
+def service_host(kind: str, name: str) -> str:
+    """The name linked apps reach service ``name`` by: ``<name>.<kind>``. App names have no
+    dot, so no app's name (which answers on linked apps' networks) can be taken for it."""
+    return f"{name}.{kind}"
+
+
+def postgres_database(name: str) -> str:
+    """The database a PostgreSQL service makes for its apps: its name, ``-`` as ``_``."""
+    return name.replace("-", "_")
+
+
+def service_url(kind: str, name: str, password: str) -> str:
+    """What a link puts in the app's DATABASE_URL / REDIS_URL."""
+    host = service_host(kind, name)
+    if kind == "postgres":
+        return (f"postgres://{POSTGRES_USER}:{password}@{host}:{PORTS[kind]}/"
+                f"{postgres_database(name)}")
+    return f"redis://:{password}@{host}:{PORTS[kind]}"
+
+
+@dataclass(frozen=True)
+class BackingServiceSpec:
+    """What should run for one service: one container of ``image`` with its data on
+    ``volume``, its password, and the limits every paas container has."""
+
+    name: str
+    kind: str  # postgres or redis
+    image: str
+    password: str
+    volume: str
+    memory: str | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class BackingServiceState:
+    """A service's container as its engine reports it."""
+
+    name: str
+    kind: str
+    state: str  # the engine's word: running, restarting, exited, ... or missing
+    restart_count: int = 0
+    id: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class ServiceRunner(Protocol):
+    """Runs backing services' containers. Methods raise ``paas.errors.PlatformError`` when
+    the engine fails."""
+
+    def ensure_backing_service(self, spec: BackingServiceSpec,
+                               log: Log = ignore) -> BackingServiceState:
+        """Make ``spec``'s network, volume and container exist and its container run
+        (started again if it exited, created if it is gone); never touch the volume's data.
+        """
+        ...
+
+    def backing_service_state(self, name: str) -> BackingServiceState | None:
+        """``name``'s container as it is now; None if it has none."""
+        ...
+
+    def backing_services(self) -> list[BackingServiceState]:
+        """Every service container of this installation, in any state."""
+        ...
+
+    def restart_backing_service(self, name: str) -> None:
+        """Stop and start ``name``'s container (its data stays)."""
+        ...
+
+    def remove_backing_service(self, name: str, volume: str | None) -> None:
+        """Remove ``name``'s container and network (disconnecting linked apps' containers);
+        with ``volume``, delete that volume and its data too. Nothing missing is an error."""
+        ...
+
+    def remove_orphan_backing_services(self, known: set[str]) -> list[str]:
+        """Remove the containers and networks of services not in ``known`` (their volumes
+        stay: data is deleted only by a destroy); return what was removed."""
+        ...

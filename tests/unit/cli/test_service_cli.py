@@ -1,0 +1,100 @@
+"""The backing-service verbs of `paas` against a live test server."""
+
+import pytest
+
+from paas.core.applications import create_app
+from paas.core.models import Service
+
+
+@pytest.fixture
+def shop(users, platform, transactional_db):
+    app = create_app("shop", users.owner)
+    app.collaborators.add(users.collaborator)
+    platform.deploy(app)
+    return app
+
+
+def test_postgres_create_link_info_unlink_destroy(terminal, users, shop):
+    term = terminal(users.owner)
+
+    created = term("postgres:create", "db")
+    linked = term("postgres:link", "db", "-a", "shop")
+    info = term("postgres:info", "db")
+
+    assert created.code == 0, created.err
+    assert "done, link it with `paas postgres:link db -a APP`" in created.err
+    assert linked.code == 0, linked.err
+    assert "setting DATABASE_URL and restarting shop... done" in linked.err
+    password = Service.objects.get(name="db").password
+    assert f"DATABASE_URL: postgres://paas:{password}@db.postgres:5432/db" in info.out
+    assert "Linked apps:  shop" in info.out
+    refused = term("postgres:destroy", "db", "--confirm", "db")
+    assert refused.code == 1 and "(service_linked)" in refused.err
+    assert term("postgres:unlink", "db", "-a", "shop").code == 0
+    destroyed = term("postgres:destroy", "db", "--confirm", "db")
+    assert destroyed.code == 0, destroyed.err
+    assert not Service.objects.exists()
+
+
+def test_listing_shows_each_kind_and_all(terminal, users, shop):
+    term = terminal(users.owner)
+    term("postgres:create", "db")
+    term("redis:create", "cache")
+    term("redis:link", "cache", "-a", "shop")
+
+    everything = term("services")
+    only_redis = term("redis")
+
+    assert everything.out.splitlines()[0].split() == ["NAME", "KIND", "STATUS", "LINKED",
+                                                      "APPS"]
+    assert [line.split()[:2] for line in everything.out.splitlines()[1:]] == [
+        ["cache", "redis"], ["db", "postgres"]]
+    assert only_redis.out.splitlines()[1].split() == ["cache", "redis", "running", "shop"]
+    assert len(only_redis.out.splitlines()) == 2
+
+
+def test_destroy_asks_for_the_name_and_force_unlinks(terminal, users, shop):
+    term = terminal(users.owner)
+    term("postgres:create", "db")
+    term("postgres:link", "db", "-a", "shop")
+
+    wrong = term("postgres:destroy", "db", "--force", answers=["nope"])
+    forced = term("postgres:destroy", "db", "--force", answers=["db"])
+
+    assert wrong.code == 1 and "nothing was destroyed" in wrong.err
+    assert forced.code == 0, forced.err
+    shop.refresh_from_db()
+    assert "DATABASE_URL" not in shop.config
+
+
+def test_an_outsider_cannot_see_or_link_anothers_service(terminal, users, shop):
+    terminal(users.owner)("postgres:create", "db")
+    outsider = terminal(users.outsider)
+
+    info = outsider("postgres:info", "db")
+    link = outsider("postgres:link", "db", "-a", "shop")
+
+    assert info.code == 1 and "(service_not_found)" in info.err
+    assert link.code == 1 and "(service_not_found)" in link.err
+    assert outsider("services").out.startswith("No services.")
+
+
+def test_the_kind_of_the_verb_must_be_the_services(terminal, users, shop):
+    term = terminal(users.owner)
+    term("redis:create", "cache")
+
+    wrong = term("postgres:info", "cache")
+
+    assert wrong.code == 1 and "postgres 'cache' not found" in wrong.err
+
+
+def test_apps_info_shows_the_linked_services_and_their_status(terminal, users, shop):
+    term = terminal(users.owner)
+    term("postgres:create", "db")
+    term("redis:create", "cache")
+    term("postgres:link", "db", "-a", "shop")
+    term("redis:link", "cache", "-a", "shop")
+
+    info = term("apps:info", "-a", "shop")
+
+    assert "Services:      cache (redis, running), db (postgres, running)" in info.out
