@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from paas.core import actions, applications, links
+from paas.core import actions, applications, links, services
 from paas.core.accounts import create_token
 from paas.core.models import App, Build, Volume
 from tests.unit.api.helpers import api_for
@@ -46,9 +46,17 @@ def shop(app, users, platform, settings):
     Volume.objects.create(app=app, name="data", mount_path="/data")
     blog = applications.create_app("blog", users.owner)
     links.link(app, "blog", users.owner)
+    # A service routes as /api/services/<name>: the owner's, named as the app, linked to it.
+    service = services.create_service("postgres", "shop", users.owner)
+    services.link_service(service, app, users.owner)
     return {"name": "shop", "build_id": str(build.pk), "action_id": action.id,
             "process_type": "web", "volume": "data", "hostname": "shop.example.com",
-            "username": "collaborator", "target": blog.name}
+            "username": "collaborator", "target": blog.name, "app": "shop"}
+
+
+def not_found_code(route: str) -> str:
+    """The 404 an outsider gets: the service routes say the service, the others the app."""
+    return "service_not_found" if route.startswith("/api/services/") else "app_not_found"
 
 
 def fill(route: str, values: dict) -> str:
@@ -93,7 +101,7 @@ def test_it_answers_an_outsider_404_on_every_api_route(route, shop, users, platf
                                                **body)
         statuses[method] = response.status_code
         if response.status_code == 404:
-            assert response.json()["error"]["code"] == "app_not_found", (method, path)
+            assert response.json()["error"]["code"] == not_found_code(route), (method, path)
     assert set(statuses.values()) <= {404, 405}, statuses
     assert 404 in statuses.values(), statuses
     assert snapshot(platform) == before
