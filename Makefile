@@ -66,6 +66,9 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	PAAS_HOME=$(CURDIR)/.mypy_cache/paas-home $(VENV)/bin/mypy
 
+# pebble: Let's Encrypt's ACME test server and its DNS stand-in (pebble-challtestsrv), which
+# the certificate tests run on loopback; a test CA has no place on a production host.
+test: APT_PACKAGES += pebble
 test: prepare compose-plugin lint
 	$(VENV)/bin/pytest
 

@@ -108,6 +108,33 @@ PAAS_GIT_READ_TIMEOUT = env_int("PAAS_GIT_READ_TIMEOUT", 60, 1, 3600)
 # ...and how long the whole body may take to arrive (a 500 MiB push at 150 kB/s).
 PAAS_GIT_PUSH_TIMEOUT = env_int("PAAS_GIT_PUSH_TIMEOUT", 3600, 10, 86_400)
 
+# --- certificates by ACME (see docs/https.md and paas/router/acme.py) -----------------------
+
+# The CA's ACME directory: Let's Encrypt production by default; its staging directory
+# (https://acme-staging-v02.api.letsencrypt.org/directory) to try things out, or a test CA.
+PAAS_ACME_DIRECTORY = env_str("PAAS_ACME_DIRECTORY",
+                              "https://acme-v02.api.letsencrypt.org/directory")
+_acme_directory = urlsplit(PAAS_ACME_DIRECTORY)
+if _acme_directory.scheme != "https" or not _acme_directory.hostname:
+    # RFC 8555 (section 6.1) requires HTTPS, and the JWS URLs are signed as given.
+    raise ImproperlyConfigured("PAAS_ACME_DIRECTORY must be an https:// URL, got "
+                               f"{PAAS_ACME_DIRECTORY!r}")
+# Where the CA sends expiry and account notices; none by default.
+PAAS_ACME_EMAIL = os.environ.get("PAAS_ACME_EMAIL") or None
+if PAAS_ACME_EMAIL is not None and not re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+",
+                                                     PAAS_ACME_EMAIL):
+    raise ImproperlyConfigured(f"PAAS_ACME_EMAIL must be one email address, got "
+                               f"{PAAS_ACME_EMAIL!r}")
+# The CA bundle that the ACME server's own HTTPS certificate is checked against; unset, the
+# system's (enough for Let's Encrypt). A test CA such as pebble needs its own.
+PAAS_ACME_CA_BUNDLE = os.environ.get("PAAS_ACME_CA_BUNDLE") or None
+if PAAS_ACME_CA_BUNDLE is not None and not Path(PAAS_ACME_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"PAAS_ACME_CA_BUNDLE must name a file, got "
+                               f"{PAAS_ACME_CA_BUNDLE!r}")
+# Renew a certificate once fewer than this many days of it are left (Let's Encrypt's are
+# valid for 90 and it suggests renewing at two thirds).
+PAAS_ACME_RENEW_DAYS = env_int("PAAS_ACME_RENEW_DAYS", 30, 1, 365)
+
 # Made private where they hold tenants' code and logs; PAAS_HOME itself only traversable, so
 # the unprivileged service user reaches its own directory in it (Redis's). Existing
 # directories keep their modes.
