@@ -7,6 +7,8 @@ and locks that really exclude. The ``platform`` fixture (tests/unit/conftest.py)
 for each test; the services in ``paas.core`` run for real against it.
 """
 
+import re
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from paas.core import releases
 from paas.core.actions import RUN_ACTION_TASK
 from paas.core.models import App, Release
 from paas.core.platform import Platform
+from paas.errors import PlatformError
 from paas.router.nginx import AppRoute
 from paas.runtime.scheduler import (
     DesiredApp,
@@ -24,9 +27,64 @@ from paas.runtime.scheduler import (
     Node,
     OneOffResult,
     Retirement,
+    Terminal,
     ignore,
 )
 from paas.runtime.services import BackingServiceSpec, BackingServiceState
+
+EXIT_LINE = re.compile(rb"exit (\d+)\r?\n?$")
+
+
+class FakeTty:
+    """A process on a terminal that echoes each line it reads, says ``resized RxC`` on a
+    resize and ends on ``exit N`` with code N; ``close`` kills it. Its terminal is one end
+    of a socket pair, so a caller can wait for its output with select, as on dockerd's."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str],
+                 terminal: Terminal) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.terminal = terminal
+        self.sizes = [(terminal.rows, terminal.cols)]
+        self.received = b""
+        self.exit_code: int | None = None
+        self.closed = False
+        self._ours, self._process = socket.socketpair()
+        self._process.sendall(f"{name}$ ".encode())
+
+    def fileno(self) -> int:
+        return self._ours.fileno()
+
+    def read(self) -> bytes:
+        return self._ours.recv(65536)
+
+    def write(self, data: bytes) -> None:
+        self.received += data
+        *lines, rest = self.received.replace(b"\r", b"\n").split(b"\n")
+        for line in lines:
+            self._process.sendall(line + b"\r\n")
+            ended = EXIT_LINE.match(line + b"\n")
+            if ended and self.exit_code is None:
+                self.exit_code = int(ended.group(1))
+                self._process.close()
+                return
+        self.received = rest
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.sizes.append((rows, cols))
+        if self.exit_code is None:
+            self._process.sendall(f"resized {rows}x{cols}\r\n".encode())
+
+    def finish(self) -> int:
+        assert self.exit_code is not None, "finish before the output ended"
+        return self.exit_code
+
+    def close(self) -> None:
+        self.closed = True
+        self._ours.close()
+        if self.exit_code is None:
+            self._process.close()
 
 
 class FakeScheduler:
@@ -47,6 +105,8 @@ class FakeScheduler:
         self.networks: set[str] = set()
         self.joined: dict[str, set[str]] = {}
         self.listings: list[str | None] = []  # the app of each instances() call (None: all)
+        self.sessions: list[FakeTty] = []  # each interactive one-off, as it was opened
+        self.session_states: list[DesiredApp] = []
 
     def converge(self, desired: DesiredApp, log: Log = ignore) -> Retirement:
         self.converged.append(desired)
@@ -67,7 +127,20 @@ class FakeScheduler:
                    log: Log | None = None) -> OneOffResult:
         self.commands.append(command)
         self.oneoffs.append(desired)
-        return OneOffResult(exit_code=3, output=f"ran {command} in v{desired.release}\n")
+        output = f"ran {command} in v{desired.release}\n"
+        if log is not None:  # as the engine does, line by line
+            for line in output.splitlines():
+                log(line)
+        return OneOffResult(exit_code=3, output=output)
+
+    def open_oneoff_tty(self, desired: DesiredApp, command: str, terminal: Terminal,
+                        timeout: float) -> FakeTty:
+        self.commands.append(command)
+        self.session_states.append(desired)
+        session = FakeTty(f"run-{desired.app}-v{desired.release}", ["/bin/sh", "-c", command],
+                          desired.base_env(), terminal)
+        self.sessions.append(session)
+        return session
 
     def instances(self, app: str | None = None) -> list[Instance]:
         self.listings.append(app)
@@ -129,6 +202,7 @@ class FakeServices:
         self.networks: set[str] = set()
         self.started: list[str] = []  # each container (re)started, by service name
         self.fail_with: Exception | None = None  # raised by the next ensure_backing_service
+        self.consoles: list[FakeTty] = []  # each console opened, by service
 
     def ensure_backing_service(self, spec: BackingServiceSpec,
                                log: Log = ignore) -> BackingServiceState:
@@ -165,6 +239,15 @@ class FakeServices:
         for name in orphans:
             self.remove_backing_service(name, volume=None)
         return orphans
+
+    def open_backing_service_tty(self, name: str, argv: list[str], env: dict[str, str],
+                                 terminal: Terminal) -> FakeTty:
+        state = self.running.get(name)
+        if state is None or not state.running:
+            raise PlatformError(f"service {name} is not running", code="service_missing")
+        console = FakeTty(name, argv, env, terminal)
+        self.consoles.append(console)
+        return console
 
     def crash(self, name: str) -> None:
         """The container exited, as a crash Docker gave up on would leave it."""

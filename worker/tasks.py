@@ -29,3 +29,15 @@ def reroute_moved_ports() -> None:
 @shared_task(name="worker.tasks.run_action")
 def run_action(action_id: str) -> None:
     actions.run_action(action_id)
+
+
+# `paas run --detach`: the command runs for as long as it takes, its output going to the
+# app's logs. On the deploy worker's queue (the builder's is for builds). Acknowledged on
+# receipt, not at the end as the others: a worker lost mid-run must not have the user's
+# command (a data migration, say) run a second time, and a run longer than the broker's
+# visibility timeout would be handed out again.
+@shared_task(name="worker.tasks.run_detached", acks_late=False)
+def run_detached(release_id: int, command: str, label: str) -> None:
+    from paas.core import processes
+
+    processes.run_detached(release_id, command, label)

@@ -31,6 +31,13 @@ def _op(summary: str, ok: dict | None = None, body: dict | None = None,
     return operation
 
 
+# The terminal an interactive session asks for (rows, cols: 1 to 10000; TERM a plain name).
+TERMINAL_FIELDS: dict[str, Any] = {"rows": {"type": "integer"}, "cols": {"type": "integer"},
+                                   "term": {"type": "string"}}
+TERMINAL_BODY = {"type": "object", "properties": TERMINAL_FIELDS}
+RUN_BODY = {"type": "object", "required": ["command"], "properties": {
+    "command": {"type": "string"}, "detach": {"type": "boolean"}, **TERMINAL_FIELDS}}
+
 PREFER = {"name": "Prefer", "in": "header", "required": False,
           "schema": {"type": "string", "enum": ["respond-async"]},
           "description": "respond-async: answer 202 with the queued Action at once instead "
@@ -111,6 +118,12 @@ SERVICE_PATHS: dict[str, Any] = {
     "/services/{name}/restart": {
         "post": _op("Restart the service's container (its data stays)", _ref("Service"),
                     params=[SERVICE, KIND]),
+    },
+    "/services/{name}/connect": {
+        "post": _op("psql / redis-cli in the service's container on a terminal: sent with "
+                    "'Connection: Upgrade' and 'Upgrade: paas-tty', answered 101, then the "
+                    "frames of paas/ttyframes.py both ways", params=[SERVICE, KIND],
+                    status="101", body=TERMINAL_BODY),
     },
     "/services/{name}/links": {
         "post": _op("Link an app you can see: a new release with DATABASE_URL / REDIS_URL set, "
@@ -293,13 +306,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                            text=True, params=[NAME, ACTION_ID]),
             },
             "/apps/{name}/run": {
-                "post": _op("Run a one-off command in a new container of the current release",
+                "post": _op("Run a one-off command in a new container of the current release: "
+                            "to its end (201, its output); in the background with detach=true "
+                            "(202, the name of its output in the logs); or, sent with "
+                            "'Connection: Upgrade' and 'Upgrade: paas-tty', on a terminal "
+                            "(101, then the frames of paas/ttyframes.py both ways)",
                             {"type": "object", "properties": {
                                 "exit_code": {"type": "integer"},
                                 "output": {"type": "string"}}},
-                            params=app, status="201",
-                            body={"type": "object", "required": ["command"],
-                                  "properties": {"command": {"type": "string"}}}),
+                            params=app, status="201", body=RUN_BODY),
             },
             "/apps/{name}/logs": {
                 "get": _op("The app's output; streamed while follow=1", text=True, params=[

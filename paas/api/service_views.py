@@ -10,9 +10,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from paas.api import serializers
-from paas.api.auth import api_view, read_json
-from paas.core import applications, services
+from paas.api import serializers, tty
+from paas.api.auth import HandlerResult, api_view, read_json
+from paas.core import applications, processes, services
 from paas.errors import UserError
 
 
@@ -73,8 +73,23 @@ def unlink_service(request: HttpRequest, user, name: str, app: str) -> dict[str,
     return _shown(service)
 
 
+def connect_service(request: HttpRequest, user, name: str) -> HandlerResult:
+    """psql / redis-cli in the service's container, upgraded to ``paas-tty`` (see
+    ``paas.api.tty``)."""
+    service = services.get_service(name, user, _kind(request))
+    if not tty.wants_session(request):
+        raise UserError("connect upgrades to an interactive session: send 'Connection: "
+                        "Upgrade' and 'Upgrade: paas-tty'", code="upgrade_required")
+    body = read_json(request)
+    term = processes.terminal(body.get("rows", 24), body.get("cols", 80),
+                              body.get("term", "xterm"))
+    tty.client_socket(request)
+    return tty.serve(request, lambda: services.open_console(service, term, user))
+
+
 services_view = api_view(get=list_services, post=create_service)
 service_view = api_view(get=show_service, delete=destroy_service)
 service_restart_view = api_view(post=restart_service)
 service_links_view = api_view(post=link_service)
 service_link_view = api_view(delete=unlink_service)
+service_connect_view = api_view(post=connect_service)

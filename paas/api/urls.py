@@ -49,6 +49,8 @@ urlpatterns = [
     path("services/<str:name>", service_views.service_view, name="service"),
     path("services/<str:name>/restart", service_views.service_restart_view,
          name="service-restart"),
+    path("services/<str:name>/connect", service_views.service_connect_view,
+         name="service-connect"),
     path("services/<str:name>/links", service_views.service_links_view, name="service-links"),
     path("services/<str:name>/links/<str:app>", service_views.service_link_view,
          name="service-link"),

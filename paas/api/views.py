@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
-from paas.api import serializers
+from paas.api import serializers, tty
 from paas.api.auth import HandlerResult, api_view, read_json
 from paas.api.openapi import openapi_document
 from paas.core import (
@@ -207,11 +207,23 @@ def resize(request: HttpRequest, user, name: str, process_type: str) -> HandlerR
     return _deploy(request, app, action, lambda app, action: _formation(app))
 
 
-def run(request: HttpRequest, user, name: str) -> dict[str, Any]:
+def run(request: HttpRequest, user, name: str) -> HandlerResult:
+    """Run a one-off command: to its end (its exit code and output), in the background with
+    ``"detach": true`` (202 with the name its output has in the logs), or, upgraded to
+    ``paas-tty``, on a terminal relayed over the connection (see ``paas.api.tty``)."""
     app = applications.get_app(name, user)
-    command = read_json(request).get("command")
+    body = read_json(request)
+    command = body.get("command")
     if not isinstance(command, str) or not command.strip():
         raise UserError("give the 'command' to run", code="invalid_request")
+    if tty.wants_session(request):
+        term = processes.terminal(body.get("rows", 24), body.get("cols", 80),
+                                  body.get("term", "xterm"))
+        tty.client_socket(request)  # before a container starts for nothing
+        return tty.serve(request, lambda: processes.open_session(app, command, term, user))
+    if body.get("detach") is True:
+        label = processes.start_detached(app, command, user=user)
+        return JsonResponse({"name": label, "command": command}, status=202)
     result = processes.run_command(app, command, user=user)
     return {"exit_code": result.exit_code, "output": result.output}
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from paas.cli import config
+from paas.cli import config, terminal
 from paas.cli.client import ApiError, Client
 
 REMOTE_APP_RE = re.compile(r"/git/([a-z][a-z0-9-]{0,29})\.git/?$")
@@ -394,12 +394,45 @@ def cmd_run(ctx: Context) -> int:
     if not command:
         raise CliError("give the command to run: paas run -- COMMAND")
     app = ctx.app
+    path = ctx.client.app_path(app, "run")
+    if ctx.args.detach:
+        started = ctx.client.request("POST", path, {"command": shlex.join(command),
+                                                    "detach": True})
+        ctx.print(f"Running `{shlex.join(command)}` on {app} as {started['name']}; its "
+                  f"output is in `paas logs -a {app}`")
+        return 0
+    if terminal_session(ctx):
+        return interactive_session(ctx, path, {"command": shlex.join(command)})
     ctx.err.write(f"Running `{shlex.join(command)}` on {app}...\n")
-    result = ctx.client.request("POST", ctx.client.app_path(app, "run"),
-                                {"command": shlex.join(command)})
+    result = ctx.client.request("POST", path, {"command": shlex.join(command)})
     ctx.out.write(result["output"])
     ctx.out.flush()
     return int(result["exit_code"])
+
+
+def _fileno(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a StringIO has none
+        return None
+
+
+def terminal_session(ctx: Context) -> bool:
+    """Whether stdin and stdout are a terminal, as `run` needs to be interactive."""
+    fds = (_fileno(ctx.stdin), _fileno(ctx.out))
+    return all(fd is not None and terminal.is_terminal(fd) for fd in fds)
+
+
+def interactive_session(ctx: Context, path: str, body: dict[str, Any]) -> int:
+    """Open an interactive session at ``path`` and relay it to this terminal in raw mode;
+    return the remote exit code. Raises ApiError."""
+    in_fd, out_fd = _fileno(ctx.stdin), _fileno(ctx.out)
+    assert in_fd is not None and out_fd is not None
+    rows, cols = terminal.window_size(in_fd)
+    sock, received = ctx.client.upgrade(path, {
+        **body, "rows": rows, "cols": cols, "term": ctx.environ.get("TERM") or "xterm"})
+    ctx.err.flush()
+    return terminal.interactive(sock, received, in_fd, out_fd, _fileno(ctx.err))
 
 
 def cmd_domains(ctx: Context) -> None:

@@ -119,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs = add("logs", cmd_logs, "show the app's output")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following")
     logs.add_argument("-n", "--num", type=int, default=100, help="lines of history")
-    add("run", cmd_run, "run a one-off command: paas run -- COMMAND").add_argument(
-        "command", nargs=argparse.REMAINDER)
+    run = add("run", cmd_run, "run a one-off command: paas run -- COMMAND (interactive "
+              "from a terminal)")
+    run.add_argument("-d", "--detach", action="store_true",
+                     help="run in the background; its output goes to `paas logs`")
+    run.add_argument("command", nargs=argparse.REMAINDER)
     add("domains", cmd_domains, "list custom domains")
     add("domains:add", cmd_domains_add, "route a domain to the app").add_argument("hostname")
     add("domains:remove", cmd_domains_remove, "stop routing a domain").add_argument("hostname")

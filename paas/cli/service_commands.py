@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from paas.cli.commands import CliError, Context
+from paas.cli.commands import CliError, Context, interactive_session, terminal_session
 
 KINDS = ("postgres", "redis")
 
@@ -104,6 +104,14 @@ def cmd_service_destroy(ctx: Context) -> None:
     ctx.done()
 
 
+def cmd_service_connect(ctx: Context) -> int:
+    kind, name = _kind(ctx), ctx.args.name
+    if not terminal_session(ctx):
+        raise CliError(f"{kind}:connect needs a terminal; to run commands from a script, "
+                       f"use a linked app: paas run -a APP -- ...")
+    return interactive_session(ctx, _path(name, "connect") + f"?kind={kind}", {})
+
+
 def add_service_commands(add: Callable) -> None:
     """`services`, and for each kind: KIND, KIND:create, :info, :link, :unlink, :restart,
     :destroy."""
@@ -126,6 +134,8 @@ def add_service_commands(add: Callable) -> None:
              f"link a {kind} service to an app: sets {var} and restarts the app", app=True)
         verb(":unlink", cmd_service_unlink,
              f"unlink a {kind} service: unsets {var} and restarts the app", app=True)
+        verb(":connect", cmd_service_connect,
+             f"open {'psql' if kind == 'postgres' else 'redis-cli'} on a {kind} service")
         verb(":restart", cmd_service_restart, f"restart a {kind} service (its data stays)")
         destroy = verb(":destroy", cmd_service_destroy,
                        f"destroy a {kind} service and delete its data (asks to confirm)")

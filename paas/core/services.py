@@ -29,11 +29,12 @@ from paas.core.platform import platform
 from paas.core.releases import deploy_release, set_config
 from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
 from paas.names import validate_app_name
-from paas.runtime.scheduler import Log, ignore
+from paas.runtime.scheduler import Log, Terminal, TtySession, ignore
 from paas.runtime.services import (
     URL_VARS,
     BackingServiceSpec,
     BackingServiceState,
+    console_command,
     service_host,
     service_url,
 )
@@ -274,6 +275,18 @@ def _remove(service: Service, delete_data: bool) -> None:
 def restart_service(service: Service) -> None:
     """Restart ``service``'s container (its data stays). Raises PlatformError."""
     platform().services.restart_backing_service(service.name)
+
+
+def open_console(service: Service, term: Terminal, user=None) -> TtySession:
+    """``psql`` / ``redis-cli`` in ``service``'s container on a pseudo-terminal, signed in
+    with its password (in the client's environment, not its command line); the caller relays
+    the session and closes it. The caller has found the service for ``user``
+    (``get_service``: owner or superuser). Raises PlatformError(service_missing) if its
+    container is not running."""
+    argv, env = console_command(service.kind, service.name, service.password)
+    logger.info("%s console of %s by %s", service.kind, service.name,
+                getattr(user, "username", None) or "system")
+    return platform().services.open_backing_service_tty(service.name, argv, env, term)
 
 
 # --- keeping them running ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""One-off containers: the release phase and ``run``, each run to completion and removed.
+"""One-off containers: the release phase and ``run``, each run to completion and removed;
+and ``run`` from a terminal, on a pseudo-terminal (``open_tty``).
 
 Part of the one Docker wrapper (``paas.runtime.docker_engine.DockerEngine``).
 """
@@ -26,9 +27,11 @@ from paas.runtime.docker_client import (
     LABEL_ONEOFF_TIMEOUT,
     LABEL_RELEASE,
     DockerConnection,
+    reported,
 )
+from paas.runtime.docker_tty import DETACH_KEYS, DockerTty, raw_socket
 from paas.runtime.lines import split_lines
-from paas.runtime.scheduler import Log, OneOffResult
+from paas.runtime.scheduler import Log, OneOffResult, Terminal
 
 logger = logging.getLogger(__name__)
 
@@ -84,25 +87,10 @@ class DockerOneOffs(DockerConnection):
         Output lines go to ``log`` as they come. The container is always removed. Raises
         UserError(image_missing) or PlatformError(container_start_failed).
         """
-        kwargs = spec.create_kwargs(self.home, timeout)
-        try:
-            container = self.client.containers.create(spec.image, **kwargs)
-        except docker.errors.ImageNotFound as error:
-            raise UserError(f"image {spec.image} is missing", code="image_missing") from error
-        except docker.errors.APIError as error:
-            raise PlatformError(f"could not create the {spec.kind} container: "
-                                f"{error.explanation or error}",
-                                code="container_start_failed") from error
+        container = self._create(spec, spec.create_kwargs(self.home, timeout))
         output: list[str] = []
         try:
-            try:
-                for network in spec.linked_networks:
-                    self.client.networks.get(network).connect(container)
-                container.start()
-            except docker.errors.APIError as error:
-                raise PlatformError(f"could not start the {spec.kind} container: "
-                                    f"{error.explanation or error}",
-                                    code="container_start_failed") from error
+            self._start(spec, container)
             reader = threading.Thread(target=self._collect_output,
                                       args=(container, output, log), daemon=True)
             reader.start()
@@ -119,6 +107,60 @@ class DockerOneOffs(DockerConnection):
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+
+    def open_tty(self, spec: OneOffSpec, terminal: Terminal, timeout: float) -> DockerTty:
+        """Start ``spec`` on a pseudo-terminal of ``terminal``'s size and return the session;
+        closing it removes the container (as ``remove_stale_oneoffs`` does once ``timeout``
+        has passed, should the session's holder die).
+
+        Attached before it starts, so that not a byte of its output is lost. Raises
+        UserError(image_missing) or PlatformError(container_start_failed).
+        """
+        kwargs = spec.create_kwargs(self.home, timeout)
+        kwargs["environment"]["TERM"] = terminal.term
+        container = self._create(spec, dict(kwargs, tty=True, stdin_open=True))
+
+        def remove() -> None:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+        try:
+            attached = self.client.api.attach_socket(
+                reported(container.id, "container id"),
+                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1,
+                        "detachKeys": DETACH_KEYS})
+            self._start(spec, container)
+        except (docker.errors.APIError, PlatformError):
+            remove()
+            raise
+        session = DockerTty(
+            reported(container.name, "container name"), raw_socket(attached),
+            resize=lambda rows, cols: container.resize(height=rows, width=cols),
+            exit_code=lambda: int(container.wait(timeout=60).get("StatusCode", 1)),
+            cleanup=remove)
+        session.resize(terminal.rows, terminal.cols)
+        return session
+
+    def _create(self, spec: OneOffSpec, kwargs: dict[str, Any]) -> Container:
+        try:
+            return self.client.containers.create(spec.image, **kwargs)
+        except docker.errors.ImageNotFound as error:
+            raise UserError(f"image {spec.image} is missing", code="image_missing") from error
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not create the {spec.kind} container: "
+                                f"{error.explanation or error}",
+                                code="container_start_failed") from error
+
+    def _start(self, spec: OneOffSpec, container: Container) -> None:
+        """Join the linked apps' networks, then start. Raises PlatformError."""
+        try:
+            for network in spec.linked_networks:
+                self.client.networks.get(network).connect(container)
+            container.start()
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not start the {spec.kind} container: "
+                                f"{error.explanation or error}",
+                                code="container_start_failed") from error
 
     def remove_stale_oneoffs(self, default_timeout: float, grace_seconds: float = 60,
                              now: float | None = None) -> list[str]:

@@ -41,6 +41,8 @@ from paas.runtime.scheduler import (
     OneOffResult,
     Retirement,
     Retiring,
+    Terminal,
+    TtySession,
     ignore,
 )
 
@@ -299,11 +301,23 @@ class DockerScheduler:
                    log: Log | None = None) -> OneOffResult:
         """Run ``command`` once in a container of ``desired``'s release, with its config and
         volumes (not its ports or routes). Raises what DockerEngine.run_once raises."""
+        return self.engine.run_once(self._oneoff_spec(desired, command, kind), timeout=timeout,
+                                    log=log)
+
+    def open_oneoff_tty(self, desired: DesiredApp, command: str, terminal: Terminal,
+                        timeout: float) -> TtySession:
+        """``run`` on a pseudo-terminal: the same one-off container, attached. Raises what
+        DockerEngine.open_tty raises."""
+        return self.engine.open_tty(self._oneoff_spec(desired, command, "run"), terminal,
+                                    timeout=timeout)
+
+    def _oneoff_spec(self, desired: DesiredApp, command: str, kind: str) -> OneOffSpec:
+        """The one-off container of ``desired``'s release, its volumes and networks made."""
         for volume_name in desired.volumes:
             self.engine.ensure_volume(volume_name, desired.app)
         self._ensure_networks(desired)
         limits = desired.default_limits
-        spec = OneOffSpec(
+        return OneOffSpec(
             app=desired.app, release=desired.release, image=desired.image, command=command,
             env={**desired.base_env(), "DYNO": f"{kind}.1"}, kind=kind,
             volumes=desired.volumes, mem_limit=limits.get("memory"),
@@ -312,7 +326,6 @@ class DockerScheduler:
             network=self.engine.app_network(desired.app),
             linked_networks=self._linked_networks(desired),
         )
-        return self.engine.run_once(spec, timeout=timeout, log=log)
 
     def _spec(self, desired: DesiredApp, process_type: str, number: int,
               name_suffix: str = "") -> ContainerSpec:

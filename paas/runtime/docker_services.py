@@ -30,7 +30,8 @@ from paas.runtime.confinement import ContainerLimits, confined_create_kwargs
 from paas.runtime.docker_client import LABEL_HOME, LABEL_SERVICE, LABEL_SERVICE_KIND, reported
 from paas.runtime.docker_containers import CONTAINER_LOG_CONFIG, container_labels
 from paas.runtime.docker_networks import LABEL_NETWORK, DockerNetworks, installation_id
-from paas.runtime.scheduler import Log, ignore
+from paas.runtime.docker_tty import DETACH_KEYS, DockerTty, exec_exit_code, raw_socket
+from paas.runtime.scheduler import Log, Terminal, ignore
 from paas.runtime.services import BackingServiceSpec, BackingServiceState, service_host
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,32 @@ class DockerServices(DockerNetworks):
         if volume is not None:
             with contextlib.suppress(docker.errors.NotFound):
                 self.client.volumes.get(volume).remove()
+
+    def open_backing_service_tty(self, name: str, argv: list[str], env: dict[str, str],
+                                 terminal: Terminal) -> DockerTty:
+        """``docker exec -it`` of ``argv`` in ``name``'s container, as its own user, with
+        ``env`` in the exec's environment (not on its command line). Closing the session
+        closes the terminal, on which the client reads its end and exits. Raises
+        PlatformError(service_missing / service_exec_failed)."""
+        container = self._service_container(name)
+        if container is None or container.status != "running":
+            raise PlatformError(f"service {name} is not running", code="service_missing")
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(container.id, argv, stdin=True, tty=True,
+                                      environment={**env, "TERM": terminal.term},
+                                      detach_keys=DETACH_KEYS)["Id"]
+            hijacked = api.exec_start(exec_id, tty=True, socket=True)
+        except docker.errors.APIError as error:
+            raise PlatformError(f"could not run {argv[0]} in {name}: "
+                                f"{error.explanation or error}",
+                                code="service_exec_failed") from error
+        session = DockerTty(
+            f"{service_container_name(self.home, name)}:{argv[0]}", raw_socket(hijacked),
+            resize=lambda rows, cols: api.exec_resize(exec_id, height=rows, width=cols),
+            exit_code=lambda: exec_exit_code(api, exec_id), cleanup=lambda: None)
+        session.resize(terminal.rows, terminal.cols)
+        return session
 
     def remove_orphan_backing_services(self, known: set[str]) -> list[str]:
         removed = []

@@ -128,6 +128,40 @@ class OneOffResult:
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class Terminal:
+    """The pseudo-terminal an interactive session gets: its size and the client's TERM."""
+
+    rows: int = 24
+    cols: int = 80
+    term: str = "xterm"
+
+
+class TtySession(Protocol):
+    """A process on a pseudo-terminal (a one-off container, or a command run in a backing
+    service's container), as the caller relays it to a user's terminal.
+
+    ``fileno`` is readable when ``read`` has output (or the end) for the caller; ``read``
+    returns b"" once the process ended and the terminal closed, after which ``finish`` gives
+    its exit code. ``close`` ends the session whatever its state (the process is killed, a
+    one-off container removed); every session is closed, also after ``finish``.
+    """
+
+    name: str
+
+    def fileno(self) -> int: ...
+
+    def read(self) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def resize(self, rows: int, cols: int) -> None: ...
+
+    def finish(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class Retiring(Protocol):
     """What a Retirement needs to know of an old instance to say what it stops."""
 
@@ -218,6 +252,15 @@ class Scheduler(Protocol):
         """Run ``command`` once with ``desired``'s image, config and volumes (no port, no
         route); ``kind`` is ``release`` or ``run``. Exit code 124 and ``timed_out`` if it
         ran past ``timeout`` seconds and was killed."""
+        ...
+
+    def open_oneoff_tty(self, desired: DesiredApp, command: str, terminal: Terminal,
+                        timeout: float) -> TtySession:
+        """Start ``command`` in a one-off container of ``desired``'s release (as
+        ``run_oneoff`` does: its image, config, volumes and networks, confined) on a
+        pseudo-terminal, and return the session; the container is removed when it is closed,
+        or by ``remove_stale_oneoffs`` after ``timeout`` seconds. Raises
+        UserError(tty_not_supported) for an engine that cannot attach to its containers."""
         ...
 
     def instances(self, app: str | None = None) -> list[Instance]:

@@ -15,7 +15,7 @@ wrapper) and the in-memory one of the unit tests (``tests/fakes.py``).
 from dataclasses import dataclass
 from typing import Protocol
 
-from paas.runtime.scheduler import Log, ignore
+from paas.runtime.scheduler import Log, Terminal, TtySession, ignore
 
 KINDS = ("postgres", "redis")
 PORTS = {"postgres": 5432, "redis": 6379}
@@ -42,6 +42,16 @@ def service_url(kind: str, name: str, password: str) -> str:
         return (f"postgres://{POSTGRES_USER}:{password}@{host}:{PORTS[kind]}/"
                 f"{postgres_database(name)}")
     return f"redis://:{password}@{host}:{PORTS[kind]}"
+
+
+def console_command(kind: str, name: str, password: str) -> tuple[list[str], dict[str, str]]:
+    """The client a user's ``<kind>:connect`` runs in the service's own container, and its
+    environment: the password goes there (PGPASSWORD, REDISCLI_AUTH), never in the argv
+    that ``ps`` shows. It connects over TCP as linked apps do, with the same credentials."""
+    if kind == "postgres":
+        return (["psql", "--host=127.0.0.1", f"--username={POSTGRES_USER}",
+                 f"--dbname={postgres_database(name)}"], {"PGPASSWORD": password})
+    return ["redis-cli", "-h", "127.0.0.1", "-p", str(PORTS[kind])], {"REDISCLI_AUTH": password}
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,13 @@ class ServiceRunner(Protocol):
     def remove_backing_service(self, name: str, volume: str | None) -> None:
         """Remove ``name``'s container and network (disconnecting linked apps' containers);
         with ``volume``, delete that volume and its data too. Nothing missing is an error."""
+        ...
+
+    def open_backing_service_tty(self, name: str, argv: list[str], env: dict[str, str],
+                                 terminal: Terminal) -> TtySession:
+        """Run ``argv`` with ``env`` in ``name``'s container (as the service's own user) on a
+        pseudo-terminal, and return the session. Raises PlatformError(service_missing) if it
+        has no running container."""
         ...
 
     def remove_orphan_backing_services(self, known: set[str]) -> list[str]:

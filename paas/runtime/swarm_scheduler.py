@@ -65,6 +65,8 @@ from paas.runtime.scheduler import (
     OneOffResult,
     Retirement,
     Retiring,
+    Terminal,
+    TtySession,
     ignore,
 )
 from paas.runtime.swarm_services import ROUTE_SETTLE_SECONDS, ServiceSpec
@@ -606,6 +608,13 @@ class SwarmScheduler:
         finally:
             with contextlib.suppress(PlatformError):
                 self.engine.remove_service(str(service.id))
+
+    def open_oneoff_tty(self, desired: DesiredApp, command: str, terminal: Terminal,
+                        timeout: float) -> TtySession:
+        """Refused: a swarm task runs on whichever node, whose dockerd paas does not attach
+        to. Raises UserError(tty_not_supported)."""
+        raise UserError("an interactive `paas run` needs the docker scheduler; on a swarm, "
+                        "run the command without a terminal", code="tty_not_supported")
 
     def _wait_oneoff(self, service_id: str, spec: ServiceSpec, timeout: float,
                      log: Log | None) -> OneOffResult:

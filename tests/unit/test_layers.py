@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINES = ("paas/runtime", "paas/router", "paas/build")
-LEAVES = ("paas/errors.py", "paas/names.py", "paas/procfs.py")
+LEAVES = ("paas/errors.py", "paas/names.py", "paas/procfs.py", "paas/ttyframes.py")
 ENTRY_POINTS = ("paas.api", "paas.git", "paas.cli", "paas.hostctl", "webui", "worker")
 
 
