@@ -16,6 +16,7 @@ from paas.core import releases
 from paas.core.actions import RUN_ACTION_TASK
 from paas.core.models import App, Release
 from paas.core.platform import Platform
+from paas.errors import PlatformError
 from paas.router.nginx import AppRoute
 from paas.runtime.scheduler import (
     DesiredApp,
@@ -26,7 +27,12 @@ from paas.runtime.scheduler import (
     Retirement,
     ignore,
 )
-from paas.runtime.services import BackingServiceSpec, BackingServiceState
+from paas.runtime.services import (
+    BackingServiceSpec,
+    BackingServiceState,
+    SnapshotRefused,
+    Writable,
+)
 
 
 class FakeScheduler:
@@ -129,6 +135,9 @@ class FakeServices:
         self.networks: set[str] = set()
         self.started: list[str] = []  # each container (re)started, by service name
         self.fail_with: Exception | None = None  # raised by the next ensure_backing_service
+        # What each service holds; a snapshot is b"<kind>:" and that.
+        self.data: dict[str, bytes] = {}
+        self.restored: list[str] = []
 
     def ensure_backing_service(self, spec: BackingServiceSpec,
                                log: Log = ignore) -> BackingServiceState:
@@ -165,6 +174,19 @@ class FakeServices:
         for name in orphans:
             self.remove_backing_service(name, volume=None)
         return orphans
+
+    def dump_backing_service(self, spec: BackingServiceSpec, out: Writable) -> None:
+        current = self.running.get(spec.name)
+        if current is None or not current.running:
+            raise PlatformError(f"service {spec.name} is not running", code="service_not_running")
+        out.write(f"{spec.kind}:".encode() + self.data.get(spec.name, b""))
+
+    def restore_backing_service(self, spec: BackingServiceSpec, snapshot: Path) -> None:
+        content, magic = snapshot.read_bytes(), f"{spec.kind}:".encode()
+        if not content.startswith(magic):
+            raise SnapshotRefused(f"not a {spec.kind} snapshot")
+        self.data[spec.name] = content[len(magic):]
+        self.restored.append(spec.name)
 
     def crash(self, name: str) -> None:
         """The container exited, as a crash Docker gave up on would leave it."""
