@@ -1,6 +1,6 @@
 """A small JSON client for the paas API: bearer token, one-line errors."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +50,16 @@ class Client:
                     yield line.lstrip("\r")
         if pending.lstrip("\r"):
             yield pending.lstrip("\r")
+
+    def download(self, path: str, write: Callable[[bytes], Any],
+                 **params: Any) -> dict[str, str]:
+        """Hand a file endpoint's body to ``write`` in chunks as it arrives; return the
+        response's headers, their names in lower case. Raises ApiError."""
+        response = self._send("GET", path, None, params, stream=True)
+        with response:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                write(chunk)
+        return {name.lower(): value for name, value in response.headers.items()}
 
     def _send(self, method: str, path: str, body: Any, params: dict,
               stream: bool, headers: dict[str, str] | None = None) -> requests.Response:
