@@ -137,9 +137,9 @@ def linked_services(app: App) -> list[str]:
 
 
 def linked_service_statuses(app: App) -> list[dict[str, str]]:
-    """The services linked to ``app`` as ``apps:info`` shows them: name, kind and status (as
-    the last reconcile saw it), sorted by name."""
-    return [{"name": name, "kind": kind, "status": status}
+    """The services linked to ``app`` as ``apps:info`` and the dashboard show them: name,
+    kind, status (as the last reconcile saw it) and the variable the link sets, by name."""
+    return [{"name": name, "kind": kind, "status": status, "url_var": URL_VARS[kind]}
             for name, kind, status in ServiceLink.objects.filter(app=app)
             .order_by("service__name")
             .values_list("service__name", "service__kind", "service__status")]
