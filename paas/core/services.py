@@ -307,6 +307,10 @@ def reconcile_services() -> None:
     except PaasError as error:
         logger.warning("orphan services not checked: %s", error)
     for service in services:
+        # Destroyed since the list was read: starting it again would make its container
+        # (and an empty volume) anew behind the destroy's back.
+        if not Service.objects.filter(pk=service.pk).exists():
+            continue
         try:
             state = runner.ensure_backing_service(service_spec(service))
         except PaasError as error:
