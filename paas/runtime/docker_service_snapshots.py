@@ -53,6 +53,7 @@ def dump(client: docker.DockerClient, container: Container, spec: BackingService
     """See ``ServiceRunner.dump_backing_service``."""
     api, container_id = client.api, reported(container.id, "container id")
     if spec.kind == "postgres":
+        _wait_for_postgres(client, container)
         result = run_exec(api, container_id, [
             "pg_dump", "--format=custom", "--host", PG_SOCKET_DIR, "--username",
             POSTGRES_USER, "--dbname", postgres_database(spec.name)], user="postgres",
@@ -75,8 +76,18 @@ def restore(client: docker.DockerClient, container: Container, spec: BackingServ
         _restore_redis(client, container, spec, snapshot, helper_name, home, stop_seconds)
 
 
+def _wait_for_postgres(client: docker.DockerClient, container: Container) -> None:
+    """A service just created may still be making its cluster: wait until it accepts
+    connections, so a refusal afterwards is about the backup, not the start."""
+    container_id = reported(container.id, "container id")
+    _poll("PostgreSQL to accept connections", lambda: run_exec(
+        client.api, container_id, ["pg_isready", "--quiet", "--host", PG_SOCKET_DIR],
+        user="postgres").ok)
+
+
 def _restore_postgres(client: docker.DockerClient, container: Container,
                       spec: BackingServiceSpec, snapshot: Path) -> None:
+    _wait_for_postgres(client, container)
     result = run_exec(client.api, reported(container.id, "container id"), [
         "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
         "--exit-on-error", "--host", PG_SOCKET_DIR, "--username", POSTGRES_USER,
