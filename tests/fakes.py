@@ -30,7 +30,12 @@ from paas.runtime.scheduler import (
     Terminal,
     ignore,
 )
-from paas.runtime.services import BackingServiceSpec, BackingServiceState
+from paas.runtime.services import (
+    BackingServiceSpec,
+    BackingServiceState,
+    SnapshotRefused,
+    Writable,
+)
 
 EXIT_LINE = re.compile(rb"exit (\d+)\r?\n?$")
 
@@ -203,6 +208,9 @@ class FakeServices:
         self.started: list[str] = []  # each container (re)started, by service name
         self.fail_with: Exception | None = None  # raised by the next ensure_backing_service
         self.consoles: list[FakeTty] = []  # each console opened, by service
+        # What each service holds; a snapshot is b"<kind>:" and that.
+        self.data: dict[str, bytes] = {}
+        self.restored: list[str] = []
 
     def ensure_backing_service(self, spec: BackingServiceSpec,
                                log: Log = ignore) -> BackingServiceState:
@@ -248,6 +256,18 @@ class FakeServices:
         console = FakeTty(name, argv, env, terminal)
         self.consoles.append(console)
         return console
+    def dump_backing_service(self, spec: BackingServiceSpec, out: Writable) -> None:
+        current = self.running.get(spec.name)
+        if current is None or not current.running:
+            raise PlatformError(f"service {spec.name} is not running", code="service_not_running")
+        out.write(f"{spec.kind}:".encode() + self.data.get(spec.name, b""))
+
+    def restore_backing_service(self, spec: BackingServiceSpec, snapshot: Path) -> None:
+        content, magic = snapshot.read_bytes(), f"{spec.kind}:".encode()
+        if not content.startswith(magic):
+            raise SnapshotRefused(f"not a {spec.kind} snapshot")
+        self.data[spec.name] = content[len(magic):]
+        self.restored.append(spec.name)
 
     def crash(self, name: str) -> None:
         """The container exited, as a crash Docker gave up on would leave it."""

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import account_views, streams, views
+from webui import account_views, service_views, streams, views
 from webui.forms import LoginForm
 
 app_name = "webui"
@@ -24,6 +24,9 @@ urlpatterns = [
     path("users/new", account_views.user_create, name="user-create"),
     path("users/active", account_views.user_set_active, name="user-active"),
     path("apps/new", views.app_create, name="app-create"),
+    path("services/", service_views.service_list, name="services"),
+    path("services/<str:name>/backups/<str:backup_id>", service_views.backup_download,
+         name="service-backup"),
     path("apps/<str:name>/", views.app_detail, name="app"),
     path("apps/<str:name>/instances", views.app_instances, name="instances"),
     path("apps/<str:name>/config/set", views.config_set, name="config-set"),

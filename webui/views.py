@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.core import actionlog, actions, applications, buildcache, buildguard, formation
+from paas.core import actionlog, actions, applications, buildcache, buildguard, formation, services
 from paas.core.actionlog import Action
 from paas.core.models import App
 from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
@@ -152,6 +152,7 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
         "effective_limits": [(f.process_type, formation.effective_limits(f))
                              for f in formations],
         "collaborators": list(app.collaborators.order_by("username")),
+        "services": services.linked_service_statuses(app),
     }
     context.update(_instances_context(app))
     return render(request, "webui/app_detail.html", context)

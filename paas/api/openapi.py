@@ -95,6 +95,14 @@ SERVICE_SCHEMA = {"type": "object", "description": (
                                              "generated password"},
     "volume": {"type": "string"}, "image": {"type": "string"}, "links": STRINGS,
     "created_at": {"type": "string", "format": "date-time"}}}
+BACKUP_ID = {"name": "backup_id", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": "^[a-z][a-z0-9-]{0,29}-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$"}}
+BACKUP_SCHEMA = {"type": "object", "description": (
+    "A backup of a service: a file under PAAS_HOME/backups/services/<service>/"), "properties": {
+    "id": {"type": "string"}, "service": {"type": "string"},
+    "kind": {"enum": ["postgres", "redis"]}, "owner": {"type": "string"},
+    "created": {"type": "string", "format": "date-time"}, "size": {"type": "integer"},
+    "sha256": {"type": "string"}, "filename": {"type": "string"}}}
 SERVICE_PATHS: dict[str, Any] = {
     "/services": {
         "get": _op("Your backing services (superusers: all)",
@@ -135,6 +143,31 @@ SERVICE_PATHS: dict[str, Any] = {
     "/services/{name}/links/{app}": {
         "delete": _op("Unlink an app: a new release without the variable, off the network",
                       _ref("Service"), params=[SERVICE, _path("app", "the linked app"), KIND]),
+    },
+    "/services/{name}/backups": {
+        "get": _op("The service's backups you may see, newest first; also after the service "
+                   "is destroyed (destroying keeps them)",
+                   {"type": "array", "items": _ref("Backup")}, params=[SERVICE, KIND]),
+        "post": _op("Back the service up now (pg_dump -Fc; Redis: an RDB snapshot after a "
+                    "BGSAVE), into a file under PAAS_HOME", _ref("Backup"), status="201",
+                    params=[SERVICE, KIND]),
+    },
+    "/services/{name}/backups/{backup_id}": {
+        "get": {**_op("Download the backup's file (checked against its sha256 first, which "
+                      "the X-Backup-Sha256 header repeats)", params=[SERVICE, BACKUP_ID, KIND]),
+                "responses": {"200": {"description": "the file", "content": {
+                    "application/octet-stream": {"schema": {"type": "string",
+                                                            "format": "binary"}}}}}},
+        "delete": _op("Delete the backup", params=[SERVICE, BACKUP_ID, KIND]),
+    },
+    "/services/{name}/restore": {
+        "post": _op("Replace the service's data with a backup of any service of its kind you "
+                    "may see (PostgreSQL: pg_restore --clean in one transaction; Redis: "
+                    "restarted with the snapshot). Refused: backup_wrong_kind, "
+                    "backup_not_found, backup_corrupt, backup_unusable; a failed restore "
+                    "leaves the data as it was and the service running", status="201",
+                    params=[SERVICE, KIND], body={"type": "object", "required": ["backup"],
+                                                  "properties": {"backup": {"type": "string"}}}),
     },
 }
 
@@ -426,6 +459,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 "read_only_rootfs": {"type": "boolean"}}}}}},
                     "instances": {"type": "array", "items": {"type": "object"}}}},
                 "Service": SERVICE_SCHEMA,
+                "Backup": BACKUP_SCHEMA,
                 "Volume": {"type": "object", "properties": {
                     "name": {"type": "string"}, "mount_path": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}}},

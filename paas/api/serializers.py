@@ -7,6 +7,7 @@ from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
 from paas.core.formation import effective_limits
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
+from paas.core.service_backups import Backup
 from paas.core.services import ServiceInfo
 from paas.runtime.scheduler import Instance, Node
 
@@ -149,3 +150,9 @@ def service(info: ServiceInfo) -> dict[str, Any]:
         "links": info.links,
         "created_at": _time(info.created_at),
     }
+
+
+def backup(found: Backup) -> dict[str, Any]:
+    return {"id": found.id, "service": found.service, "kind": found.kind, "owner": found.owner,
+            "created": found.created, "size": found.size, "sha256": found.sha256,
+            "filename": found.filename}

@@ -52,6 +52,12 @@ urlpatterns = [
     path("services/<str:name>/connect", service_views.service_connect_view,
          name="service-connect"),
     path("services/<str:name>/links", service_views.service_links_view, name="service-links"),
+    path("services/<str:name>/backups", service_views.service_backups_view,
+         name="service-backups"),
+    path("services/<str:name>/backups/<str:backup_id>", service_views.service_backup_view,
+         name="service-backup"),
+    path("services/<str:name>/restore", service_views.service_restore_view,
+         name="service-restore"),
     path("services/<str:name>/links/<str:app>", service_views.service_link_view,
          name="service-link"),
 ]

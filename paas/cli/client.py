@@ -3,7 +3,7 @@
 import json
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -97,6 +97,15 @@ class Client:
         finally:
             sock.close()
         raise _error_from_body(status, body_bytes)
+    def download(self, path: str, write: Callable[[bytes], Any],
+                 **params: Any) -> dict[str, str]:
+        """Hand a file endpoint's body to ``write`` in chunks as it arrives; return the
+        response's headers, their names in lower case. Raises ApiError."""
+        response = self._send("GET", path, None, params, stream=True)
+        with response:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                write(chunk)
+        return {name.lower(): value for name, value in response.headers.items()}
 
     def _send(self, method: str, path: str, body: Any, params: dict,
               stream: bool, headers: dict[str, str] | None = None) -> requests.Response:

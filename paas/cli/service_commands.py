@@ -5,11 +5,14 @@ Linking sets DATABASE_URL (postgres) or REDIS_URL (redis) in a new release of th
 restarts it; only linked apps' containers can reach the service.
 """
 
+import hashlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from paas.cli.commands import CliError, Context, interactive_session, terminal_session
+from paas.cli.commands import CliError, Context, interactive_session, table, terminal_session
 
 KINDS = ("postgres", "redis")
 
@@ -99,8 +102,89 @@ def cmd_service_destroy(ctx: Context) -> None:
         raise CliError(f"confirmation {confirm!r} does not match {name!r}; nothing was "
                        "destroyed")
     ctx.progress(f"Destroying {kind} {name}")
-    ctx.client.request("DELETE", _path(name), kind=kind,
-                       force="true" if ctx.args.force else "false")
+    destroyed = ctx.client.request("DELETE", _path(name), kind=kind,
+                                   force="true" if ctx.args.force else "false")
+    ctx.done()
+    if kept := destroyed.get("backups_kept"):
+        ctx.print(f"Its {kept} backup{'s are' if kept != 1 else ' is'} kept: "
+                  f"`paas {kind}:backups {name}`, `paas {kind}:backups:delete {name} ID`")
+
+
+def _size(size: int) -> str:
+    if size < 1000:
+        return f"{size} B"
+    scaled = float(size)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1000
+        if scaled < 1000 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"
+
+
+def cmd_service_backup(ctx: Context) -> None:
+    kind, name = _kind(ctx), ctx.args.name
+    ctx.progress(f"Backing up {kind} {name}")
+    backup = ctx.client.request("POST", _path(name, "backups"), kind=kind)
+    ctx.done()
+    ctx.print(f"Backup {backup['id']} ({_size(backup['size'])}, sha256 {backup['sha256']})")
+
+
+def cmd_service_backups(ctx: Context) -> None:
+    kind, name = _kind(ctx), ctx.args.name
+    rows = ctx.client.request("GET", _path(name, "backups"), kind=kind)
+    if not rows:
+        ctx.print(f"No backups of {name}. Make one with `paas {kind}:backup {name}`.")
+        return
+    ctx.print(table([(row["id"], row["created"][:19].replace("T", " "), _size(row["size"]),
+                      row["sha256"][:12]) for row in rows],
+                    ("ID", "CREATED (UTC)", "SIZE", "SHA256")))
+
+
+def cmd_service_backup_download(ctx: Context) -> None:
+    kind, name, backup_id = _kind(ctx), ctx.args.name, ctx.args.id
+    suffix = ".dump" if kind == "postgres" else ".rdb"
+    target = Path(ctx.args.output or f"{backup_id}{suffix}")
+    if target.exists():
+        raise CliError(f"{target} exists already; give another with -o FILE")
+    partial = target.with_name(f".{target.name}.partial")
+    ctx.progress(f"Downloading {backup_id} to {target}")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("xb") as out:
+            def write(chunk: bytes) -> None:
+                digest.update(chunk)
+                out.write(chunk)
+
+            headers = ctx.client.download(_path(name, "backups", backup_id), write, kind=kind)
+        expected = headers.get("x-backup-sha256", "")
+        if digest.hexdigest() != expected:
+            raise CliError(f"the download does not match the backup's sha256 ({expected}); "
+                           "nothing was kept")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    ctx.done()
+    ctx.print(f"{target}: {_size(target.stat().st_size)}, sha256 {digest.hexdigest()}")
+
+
+def cmd_service_backup_delete(ctx: Context) -> None:
+    kind, name, backup_id = _kind(ctx), ctx.args.name, ctx.args.id
+    ctx.progress(f"Deleting backup {backup_id} of {name}")
+    ctx.client.request("DELETE", _path(name, "backups", backup_id), kind=kind)
+    ctx.done()
+
+
+def cmd_service_restore(ctx: Context) -> None:
+    kind, name, backup_id = _kind(ctx), ctx.args.name, ctx.args.id
+    confirm = ctx.args.confirm
+    if confirm is None:
+        ctx.err.write(f"This replaces the data of {kind} {name} with backup {backup_id}.\n")
+        confirm = ctx.prompt(f"Type {name} to confirm: ").strip()
+    if confirm != name:
+        raise CliError(f"confirmation {confirm!r} does not match {name!r}; nothing was "
+                       "restored")
+    ctx.progress(f"Restoring {backup_id} into {kind} {name}")
+    ctx.client.request("POST", _path(name, "restore"), {"backup": backup_id}, kind=kind)
     ctx.done()
 
 
@@ -114,7 +198,7 @@ def cmd_service_connect(ctx: Context) -> int:
 
 def add_service_commands(add: Callable) -> None:
     """`services`, and for each kind: KIND, KIND:create, :info, :link, :unlink, :restart,
-    :destroy."""
+    :destroy, :backup, :backups, :backups:download, :backups:delete, :restore."""
     add("services", cmd_services, "list your backing services (PostgreSQL, Redis)", app=False)
     for kind in KINDS:
         var = "DATABASE_URL" if kind == "postgres" else "REDIS_URL"
@@ -142,4 +226,21 @@ def add_service_commands(add: Callable) -> None:
         destroy.add_argument("--force", action="store_true",
                              help="unlink the apps linked to it first")
         destroy.add_argument("--confirm", metavar="NAME",
+                             help="the service's name, to skip the prompt")
+        verb(":backup", cmd_service_backup,
+             f"back a {kind} service up now (kept under PAAS_HOME)")
+        verb(":backups", cmd_service_backups,
+             f"list a {kind} service's backups (also after it is destroyed)")
+        download = verb(":backups:download", cmd_service_backup_download,
+                        "download a backup (checked against its sha256)")
+        download.add_argument("id", metavar="ID")
+        download.add_argument("-o", "--output", metavar="FILE",
+                              help="where to write it (default: ./ID.dump or ./ID.rdb)")
+        verb(":backups:delete", cmd_service_backup_delete,
+             "delete a backup").add_argument("id", metavar="ID")
+        restore = verb(":restore", cmd_service_restore,
+                       f"replace a {kind} service's data with a backup of any {kind} service "
+                       "of yours (asks to confirm)")
+        restore.add_argument("id", metavar="ID")
+        restore.add_argument("--confirm", metavar="NAME",
                              help="the service's name, to skip the prompt")

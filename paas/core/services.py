@@ -6,10 +6,10 @@ password and a named volume. ``link_service`` sets the app's ``DATABASE_URL`` / 
 in a new release, whose containers join the service's network (``DesiredApp.services``): the
 only containers that can reach the service at all. ``unlink_service`` removes the variable in
 a new release and takes the app off the network. ``destroy_service`` removes the container,
-its network and its volume: the data is deleted (there is no backup yet), and it is refused
-while apps are linked unless forced. ``reconcile_services`` (in every periodic reconcile)
-starts a service whose container stopped or went away; Docker itself restarts one that
-crashes.
+its network and its volume: the data is deleted (its backups, ``paas.core.service_backups``,
+are kept), and it is refused while apps are linked unless forced. ``reconcile_services`` (in
+every periodic reconcile) starts a service whose container stopped or went away; Docker
+itself restarts one that crashes.
 
 Services are owned as apps are: the owner and superusers see one, link it and destroy it;
 others are told it does not exist.
@@ -112,7 +112,7 @@ def create_service(kind: str, name: str, owner, log: Log = ignore) -> Service:
     except PaasError:
         _remove(service, delete_data=True)
         raise
-    _record_state(service, state)
+    record_service_state(service, state)
     log(f"-----> {kind} {name} is {service.status}; link it with "
         f"`paas {kind}:link {name} -a APP`")
     return service
@@ -138,9 +138,9 @@ def linked_services(app: App) -> list[str]:
 
 
 def linked_service_statuses(app: App) -> list[dict[str, str]]:
-    """The services linked to ``app`` as ``apps:info`` shows them: name, kind and status (as
-    the last reconcile saw it), sorted by name."""
-    return [{"name": name, "kind": kind, "status": status}
+    """The services linked to ``app`` as ``apps:info`` and the dashboard show them: name,
+    kind, status (as the last reconcile saw it) and the variable the link sets, by name."""
+    return [{"name": name, "kind": kind, "status": status, "url_var": URL_VARS[kind]}
             for name, kind, status in ServiceLink.objects.filter(app=app)
             .order_by("service__name")
             .values_list("service__name", "service__kind", "service__status")]
@@ -294,7 +294,9 @@ def open_console(service: Service, term: Terminal, user=None) -> TtySession:
 STATUSES = {"running": Service.Status.RUNNING, "restarting": Service.Status.RESTARTING}
 
 
-def _record_state(service: Service, state: BackingServiceState | None, message: str = "") -> None:
+def record_service_state(service: Service, state: BackingServiceState | None,
+                         message: str = "") -> None:
+    """Record what the engine says ``service``'s container is doing (None: it has none)."""
     if state is None:
         status = Service.Status.FAILED
     else:
@@ -318,10 +320,14 @@ def reconcile_services() -> None:
     except PaasError as error:
         logger.warning("orphan services not checked: %s", error)
     for service in services:
+        # Destroyed since the list was read: starting it again would make its container
+        # (and an empty volume) anew behind the destroy's back.
+        if not Service.objects.filter(pk=service.pk).exists():
+            continue
         try:
             state = runner.ensure_backing_service(service_spec(service))
         except PaasError as error:
             logger.warning("service %s not started: %s", service.name, error)
-            _record_state(service, None, str(error))
+            record_service_state(service, None, str(error))
             continue
-        _record_state(service, state)
+        record_service_state(service, state)

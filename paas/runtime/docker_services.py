@@ -20,19 +20,26 @@ named volume, so no root step is needed to start. Docker restarts a crashed serv
 
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 from docker.models.containers import Container
 
 from paas.errors import PlatformError
+from paas.runtime import docker_service_snapshots
 from paas.runtime.confinement import ContainerLimits, confined_create_kwargs
 from paas.runtime.docker_client import LABEL_HOME, LABEL_SERVICE, LABEL_SERVICE_KIND, reported
 from paas.runtime.docker_containers import CONTAINER_LOG_CONFIG, container_labels
 from paas.runtime.docker_networks import LABEL_NETWORK, DockerNetworks, installation_id
 from paas.runtime.docker_tty import DETACH_KEYS, DockerTty, exec_exit_code, raw_socket
 from paas.runtime.scheduler import Log, Terminal, ignore
-from paas.runtime.services import BackingServiceSpec, BackingServiceState, service_host
+from paas.runtime.services import (
+    BackingServiceSpec,
+    BackingServiceState,
+    Writable,
+    service_host,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +151,36 @@ class DockerServices(DockerNetworks):
         if container is None:
             raise PlatformError(f"service {name} has no container", code="service_missing")
         container.restart(timeout=STOP_SECONDS)
+
+    def dump_backing_service(self, spec: BackingServiceSpec, out: Writable) -> None:
+        """Raises PlatformError(service_not_running / service_backup_failed)."""
+        container = self._running_service_container(spec.name)
+        try:
+            docker_service_snapshots.dump(self.client, container, spec, out)
+        except docker.errors.APIError as error:
+            raise PlatformError(f"the backup of {spec.name} failed: "
+                                f"{error.explanation or error}",
+                                code="service_backup_failed") from error
+
+    def restore_backing_service(self, spec: BackingServiceSpec, snapshot: Path) -> None:
+        """Raises SnapshotRefused, PlatformError(service_not_running /
+        service_restore_failed)."""
+        container = self._running_service_container(spec.name)
+        try:
+            docker_service_snapshots.restore(
+                self.client, container, spec, snapshot,
+                service_container_name(self.home, spec.name) + "_restore", self.home,
+                STOP_SECONDS)
+        except docker.errors.APIError as error:
+            raise PlatformError(f"the restore of {spec.name} failed: "
+                                f"{error.explanation or error}",
+                                code="service_restore_failed") from error
+
+    def _running_service_container(self, name: str) -> Container:
+        container = self._service_container(name)
+        if container is None or container.status != "running":
+            raise PlatformError(f"service {name} is not running", code="service_not_running")
+        return container
 
     def remove_backing_service(self, name: str, volume: str | None) -> None:
         container = self._service_container(name)

@@ -13,8 +13,10 @@ wrapper) and the in-memory one of the unit tests (``tests/fakes.py``).
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from paas.errors import UserError
 from paas.runtime.scheduler import Log, Terminal, TtySession, ignore
 
 KINDS = ("postgres", "redis")
@@ -22,6 +24,21 @@ PORTS = {"postgres": 5432, "redis": 6379}
 # The environment variable a link sets in the app's config.
 URL_VARS = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
 POSTGRES_USER = "paas"
+# What a backup of each kind is: pg_dump's custom format, Redis's RDB snapshot.
+SNAPSHOT_SUFFIXES = {"postgres": ".dump", "redis": ".rdb"}
+
+
+class Writable(Protocol):
+    """Where a snapshot is written to: a file, or a wrapper that hashes what goes in."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+class SnapshotRefused(UserError):
+    """The service's own tool would not take the snapshot (pg_restore, redis-check-rdb
+    refused it); the service's data is as it was."""
+
+    code = "backup_unusable"
 
 
 def service_host(kind: str, name: str) -> str:
@@ -121,4 +138,20 @@ class ServiceRunner(Protocol):
     def remove_orphan_backing_services(self, known: set[str]) -> list[str]:
         """Remove the containers and networks of services not in ``known`` (their volumes
         stay: data is deleted only by a destroy); return what was removed."""
+        ...
+
+    def dump_backing_service(self, spec: BackingServiceSpec, out: Writable) -> None:
+        """Write a consistent snapshot of ``spec``'s data to ``out`` as it is read, never
+        whole in memory: PostgreSQL's ``pg_dump -Fc`` of the service's database, Redis's RDB
+        file after a background save. The container must be running. Raises
+        PlatformError(service_backup_failed)."""
+        ...
+
+    def restore_backing_service(self, spec: BackingServiceSpec, snapshot: Path) -> None:
+        """Replace ``spec``'s data with ``snapshot`` (what ``dump_backing_service`` wrote for
+        a service of the same kind), leaving its container running. PostgreSQL: pg_restore
+        --clean in one transaction; Redis: the container stopped, the snapshot loaded and
+        written as its append-only file too (which would win over it otherwise), started.
+        Raises SnapshotRefused when the tool refuses the snapshot, PlatformError
+        (service_restore_failed) otherwise; either way the data is as it was."""
         ...

@@ -8,7 +8,9 @@ Everything made here (services, their containers, networks and volumes, the apps
 at the end, also when a test fails.
 """
 
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -148,6 +150,61 @@ def test_a_service_stopped_by_hand_is_started_again_by_the_reconcile(stack, worl
     assert shown["container"] == "running"
 
 
+BACKUP_RE = re.compile(r"^Backup (\S+) \(", re.MULTILINE)
+
+
+def backup(stack, kind: str, name: str) -> str:
+    made = stack.paas(f"{kind}:backup", name)
+    assert made.returncode == 0, made.stderr + stack.logs()
+    found = BACKUP_RE.search(made.stdout)
+    assert found, made.stdout
+    return found[1]
+
+
+def test_a_redis_backup_restores_the_snapshot(stack, world):
+    app, name = world["app"], world["redis"]
+    assert stack.get(app, "/redis/set?key=kept&value=before").body.strip() == "OK"
+    backup_id = backup(stack, "redis", name)
+    assert stack.get(app, "/redis/set?key=kept&value=after").body.strip() == "OK"
+
+    restored = stack.paas("redis:restore", name, backup_id, "--confirm", name)
+
+    assert restored.returncode == 0, restored.stderr + stack.logs()
+    assert wait_for(lambda: stack.get(app, "/redis/get?key=kept").body.strip() == "before")
+    # The restored data is the service's now: it survives a restart (the AOF holds it).
+    docker("restart", service_container(name))
+    assert wait_for(lambda: stack.get(app, "/redis/get?key=kept").body.strip() == "before")
+
+
+def test_a_download_is_the_backup_with_its_sha256(stack, world, tmp_path):
+    world["pg_backup"] = backup_id = backup(stack, "postgres", world["pg"])
+    listed = stack.api("GET", f"/services/{world['pg']}/backups").json()
+    (recorded,) = [b for b in listed if b["id"] == backup_id]
+    target = tmp_path / "db.dump"
+
+    downloaded = stack.paas("postgres:backups:download", world["pg"], backup_id, "-o",
+                            str(target))
+
+    assert downloaded.returncode == 0, downloaded.stderr
+    content = target.read_bytes()
+    assert content.startswith(b"PGDMP") and len(content) == recorded["size"]
+    assert hashlib.sha256(content).hexdigest() == recorded["sha256"]
+    assert recorded["sha256"] in downloaded.stdout
+
+
+def test_a_restore_refuses_the_wrong_kind_and_unknown_ids(stack, world):
+    redis_backup = backup(stack, "redis", world["redis"])
+
+    wrong_kind = stack.paas("postgres:restore", world["pg"], redis_backup, "--confirm",
+                            world["pg"])
+    unknown = stack.paas("postgres:restore", world["pg"], f"{world['pg']}-20000101-000000-abcd",
+                         "--confirm", world["pg"])
+
+    assert cli_error(wrong_kind)[1] == "backup_wrong_kind"
+    assert cli_error(unknown)[1] == "backup_not_found"
+    assert notes(stack, world["app"]) == "first,second"
+
+
 def test_an_app_not_linked_cannot_reach_the_services(stack, world):
     pg_address = docker("inspect", "--format",
                         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
@@ -198,3 +255,23 @@ def test_destroy_removes_the_container_network_and_volume(stack, world):
     assert docker("network", "ls", "-q", "--filter", label) == ""
     assert docker("volume", "ls", "-q", "--filter", label) == ""
     assert stack.paas("postgres:info", name).returncode == 1
+    assert f"Its 1 backup is kept: `paas postgres:backups {name}`" in destroyed.stdout
+
+
+def test_a_backup_of_the_destroyed_database_restores_into_a_fresh_one(stack, world):
+    app, fresh = world["app"], world["pg"] + "-new"
+    assert [b["id"] for b in stack.api("GET", f"/services/{world['pg']}/backups").json()] \
+        == [world["pg_backup"]]
+    try:
+        created = stack.paas("postgres:create", fresh)
+        assert created.returncode == 0, created.stderr + stack.logs()
+        # A database right after its first start may still be making its cluster.
+        restored = wait_for(lambda: stack.paas("postgres:restore", fresh, world["pg_backup"],
+                                               "--confirm", fresh).returncode == 0, attempts=30)
+        assert restored, stack.logs()
+        linked = stack.paas("postgres:link", fresh, "-a", app)
+        assert linked.returncode == 0, linked.stderr + stack.logs()
+
+        assert wait_for(lambda: notes(stack, app) == "first,second"), notes(stack, app)
+    finally:
+        stack.paas("postgres:destroy", fresh, "--force", "--confirm", fresh)

@@ -121,4 +121,5 @@ def test_the_app_shows_its_linked_services(users, platform, app):
 
     shown = api.call("GET", "/apps/shop").json()
 
-    assert shown["services"] == [{"name": "db", "kind": "postgres", "status": "running"}]
+    assert shown["services"] == [{"name": "db", "kind": "postgres", "status": "running",
+                                  "url_var": "DATABASE_URL"}]

@@ -98,3 +98,39 @@ def test_apps_info_shows_the_linked_services_and_their_status(terminal, users, s
     info = term("apps:info", "-a", "shop")
 
     assert "Services:      cache (redis, running), db (postgres, running)" in info.out
+
+
+def test_backup_list_download_restore_and_delete(terminal, users, shop, platform, settings,
+                                                 tmp_path, monkeypatch):
+    import hashlib
+
+    settings.PAAS_HOME = tmp_path / "home"
+    monkeypatch.chdir(tmp_path)
+    term = terminal(users.owner)
+    term("postgres:create", "db")
+    platform.services.data["db"] = b"rows"
+
+    made = term("postgres:backup", "db")
+    backup_id = made.out.split()[1]
+    listed = term("postgres:backups", "db")
+    downloaded = term("postgres:backups:download", "db", backup_id)
+    again = term("postgres:backups:download", "db", backup_id)
+    platform.services.data["db"] = b"changed"
+    unconfirmed = term("postgres:restore", "db", backup_id, answers=["nope"])
+    restored = term("postgres:restore", "db", backup_id, "--confirm", "db")
+    deleted = term("postgres:backups:delete", "db", backup_id)
+
+    assert made.code == 0, made.err
+    assert listed.out.splitlines()[0].split()[:2] == ["ID", "CREATED"]
+    assert backup_id in listed.out
+    content = (tmp_path / f"{backup_id}.dump").read_bytes()
+    assert content == b"postgres:rows"
+    assert hashlib.sha256(content).hexdigest() in downloaded.out
+    assert again.code == 1 and "exists already" in again.err
+    assert unconfirmed.code == 1 and "nothing was restored" in unconfirmed.err
+    assert restored.code == 0, restored.err
+    assert platform.services.data["db"] == b"rows" and platform.services.restored == ["db"]
+    assert deleted.code == 0
+    assert "No backups of db" in term("postgres:backups", "db").out
+    unknown = term("postgres:restore", "db", backup_id, "--confirm", "db")
+    assert unknown.code == 1 and "(backup_not_found)" in unknown.err
