@@ -85,7 +85,7 @@ def test_destroy_is_refused_while_linked_unless_forced(users, platform, app):
 
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "service_linked"
-    assert forced.status_code == 200 and forced.json() == {"destroyed": "db"}
+    assert forced.status_code == 200 and forced.json() == {"destroyed": "db", "backups_kept": 0}
     assert not Service.objects.exists()
 
 
