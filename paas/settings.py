@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from paas.names import memory_size
+from paas.names import HOSTNAME_RE, memory_size
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,6 +57,20 @@ PAAS_HOME = Path(env_str("PAAS_HOME", "/var/lib/paas")).resolve()
 PAAS_DOMAIN = env_str("PAAS_DOMAIN", "localhost")
 PAAS_CONTROL_PORT = env_int("PAAS_CONTROL_PORT", 8000, 1, 65535)
 PAAS_ROUTER_PORT = env_int("PAAS_ROUTER_PORT", 8080, 1, 65535)
+# The router's HTTPS port (443 in production): apps with a certificate, and the control plane
+# at PAAS_CONTROL_DOMAIN once it has one.
+PAAS_ROUTER_TLS_PORT = env_int("PAAS_ROUTER_TLS_PORT", 8443, 1, 65535)
+if PAAS_ROUTER_TLS_PORT == PAAS_ROUTER_PORT:
+    raise ImproperlyConfigured("PAAS_ROUTER_TLS_PORT must differ from PAAS_ROUTER_PORT, both "
+                               f"are {PAAS_ROUTER_PORT}")
+# The control plane's own hostname on the router (like paas.example.com; unset: the control
+# plane is reached on PAAS_CONTROL_PORT only). No app and no domain may take it. With a
+# certificate for it (`paas certs:add --platform`) it is served over HTTPS, and PAAS_TLS=true
+# makes Django insist on that.
+PAAS_CONTROL_DOMAIN = os.environ.get("PAAS_CONTROL_DOMAIN") or None
+if PAAS_CONTROL_DOMAIN is not None and not HOSTNAME_RE.fullmatch(PAAS_CONTROL_DOMAIN):
+    raise ImproperlyConfigured("PAAS_CONTROL_DOMAIN must be a lowercase DNS name like "
+                               f"paas.example.com, got {PAAS_CONTROL_DOMAIN!r}")
 # The CA bundle mounted into build steps so they can reach PyPI/npm through a
 # TLS-inspecting proxy. It is never copied into an image.
 PAAS_BUILD_CA_BUNDLE = env_str("PAAS_BUILD_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
@@ -236,6 +250,15 @@ CSRF_TRUSTED_ORIGINS = [
     f"http://localhost:{PAAS_CONTROL_PORT}",
     f"http://127.0.0.1:{PAAS_CONTROL_PORT}",
 ]
+if PAAS_CONTROL_DOMAIN is not None:
+    # Through the router: its HTTP and HTTPS ports (none in the origin for 80 and 443).
+    ALLOWED_HOSTS.append(PAAS_CONTROL_DOMAIN)
+    CSRF_TRUSTED_ORIGINS += [
+        f"http://{PAAS_CONTROL_DOMAIN}"
+        + ("" if PAAS_ROUTER_PORT == 80 else f":{PAAS_ROUTER_PORT}"),
+        f"https://{PAAS_CONTROL_DOMAIN}"
+        + ("" if PAAS_ROUTER_TLS_PORT == 443 else f":{PAAS_ROUTER_TLS_PORT}"),
+    ]
 
 # PAAS_TLS: the control plane is served over HTTPS by a proxy in front of it (the router, or
 # another), which says so in X-Forwarded-Proto. gunicorn itself listens on loopback only, so

@@ -319,6 +319,7 @@ class FakeRouter:
     def __init__(self, events: list | None = None) -> None:
         self.events: list = [] if events is None else events
         self.routes: dict[str, AppRoute] = {}
+        self.control = None  # the control plane's ControlSite, once set
 
     def set_route(self, route: AppRoute) -> None:
         self.routes[route.app] = route
@@ -338,6 +339,19 @@ class FakeRouter:
     def routed_upstreams(self, app: str) -> tuple[str, ...] | None:
         route = self.routes.get(app)
         return None if route is None else tuple(sorted(route.upstreams))
+
+    def set_control(self, site) -> None:
+        self.control = site
+        self.events.append(("control", site))
+
+    def certificate_files(self) -> set[Path]:
+        files = set()
+        for route in self.routes.values():
+            if route.tls is not None:
+                files |= {route.tls.certificate, route.tls.key}
+        if self.control is not None and self.control.tls is not None:
+            files |= {self.control.tls.certificate, self.control.tls.key}
+        return files
 
 
 class FakeRedis:

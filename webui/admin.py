@@ -15,7 +15,17 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Service, ServiceLink
+from paas.core.models import (
+    ApiToken,
+    App,
+    Build,
+    Certificate,
+    Domain,
+    Formation,
+    Release,
+    Service,
+    ServiceLink,
+)
 from webui.forms import AdminLoginForm
 
 
@@ -175,6 +185,17 @@ class FormationAdmin(ReadOnlyAdmin):
 class DomainAdmin(ReadOnlyAdmin):
     list_display = ("hostname", "app", "created_at")
     search_fields = ("hostname", "app__name")
+    list_select_related = ("app",)
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """What the PEM files under PAAS_HOME/certs hold (never the key): they change only through
+    paas.core.certificates, which rewrites the router's server blocks."""
+
+    list_display = ("__str__", "app", "source", "not_after", "hsts", "updated_at")
+    list_filter = ("source", "hsts")
+    search_fields = ("app__name", "fingerprint")
     list_select_related = ("app",)
 
 

@@ -20,7 +20,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from paas.core import actionlog, actions, applications, buildcache, buildguard, formation, services
+from paas.core import (
+    actionlog,
+    actions,
+    applications,
+    buildcache,
+    buildguard,
+    certificates,
+    formation,
+    services,
+)
 from paas.core.actionlog import Action
 from paas.core.models import App
 from paas.errors import Forbidden, NotFound, PaasError, PlatformError, UserError
@@ -146,6 +155,7 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
         "releases": list(app.releases.select_related("created_by", "build")[:RELEASES_SHOWN]),
         "builds": builds,
         "domains": list(app.domains.all()),
+        "certificate": _certificate_info(app),
         "volumes": list(app.volumes.all()),
         "limits_summary": _limits_summary(formations),
         # What each container gets, defaults included (memory, CPUs, pids, read-only root).
@@ -156,6 +166,13 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
     }
     context.update(_instances_context(app))
     return render(request, "webui/app_detail.html", context)
+
+
+def _certificate_info(app: App) -> certificates.CertificateInfo | None:
+    try:
+        return certificates.certificate_info(app)
+    except NotFound:
+        return None
 
 
 def _limits_summary(formations) -> str:
@@ -309,6 +326,36 @@ def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
     _run_action(request, lambda: applications.remove_domain(app, hostname),
                 f"Removed {hostname}.")
     return _app_page(app, "domains")
+
+
+@login_required
+@require_POST
+def cert_add(request: HttpRequest, name: str) -> HttpResponse:
+    app = app_or_404(name, request.user)
+    cert_pem, key_pem = request.POST.get("certificate", ""), request.POST.get("key", "")
+    _run_action(request, lambda: certificates.add_certificate(app, cert_pem, key_pem,
+                                                              request.user),
+                "Certificate added: HTTPS for the names it covers.")
+    return _app_page(app, "https")
+
+
+@login_required
+@require_POST
+def cert_remove(request: HttpRequest, name: str) -> HttpResponse:
+    app = app_or_404(name, request.user)
+    _run_action(request, lambda: certificates.remove_certificate(app),
+                "Certificate removed: plain HTTP only.")
+    return _app_page(app, "https")
+
+
+@login_required
+@require_POST
+def cert_hsts(request: HttpRequest, name: str) -> HttpResponse:
+    app = app_or_404(name, request.user)
+    enabled = request.POST.get("enabled") == "1"
+    _run_action(request, lambda: certificates.set_hsts(app, enabled),
+                f"HSTS {'on' if enabled else 'off'}.")
+    return _app_page(app, "https")
 
 
 @login_required

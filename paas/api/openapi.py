@@ -171,6 +171,45 @@ SERVICE_PATHS: dict[str, Any] = {
     },
 }
 
+_TIME = {"type": "string", "format": "date-time"}
+CERTIFICATE_SCHEMA = {"type": "object", "description": (
+    "A certificate the router serves: names from its subjectAltName, which of the app's "
+    "hostnames it covers (HTTPS, plain HTTP redirected) and which not (plain HTTP only)"),
+    "properties": {
+        "app": {"type": ["string", "null"], "description": "null: the control plane's"},
+        "source": {"enum": ["manual", "acme"]}, "names": STRINGS, "issuer": {"type": "string"},
+        "not_before": _TIME, "not_after": _TIME,
+        "fingerprint": {"type": "string", "description": "SHA-256 of the leaf, hex pairs"},
+        "hsts": {"type": "boolean"}, "covered": STRINGS, "uncovered": STRINGS,
+        "created_at": _TIME, "updated_at": _TIME}}
+_CERTIFICATES = {"type": "array", "items": _ref("Certificate"), "maxItems": 1}
+_PEMS = {"type": "object", "required": ["certificate", "key"], "properties": {
+    "certificate": {"type": "string", "description": "PEM: the leaf, then intermediates"},
+    "key": {"type": "string", "description": "PEM, unencrypted: RSA 2048+ or ECDSA"}}}
+CERT_PATHS: dict[str, Any] = {
+    "/apps/{name}/certs": {
+        "get": _op("The app's certificate (none or one)", _CERTIFICATES, params=[NAME]),
+        "post": _op("Serve the app over HTTPS with this certificate (replaces its own); "
+                    "400 with certificate_expired, key_mismatch, chain_out_of_order, "
+                    "certificate_names_mismatch, ...", _ref("Certificate"), params=[NAME],
+                    status="201", body=_PEMS),
+        "delete": _op("Remove the certificate: plain HTTP only", params=[NAME]),
+    },
+    "/apps/{name}/certs/hsts": {
+        "post": _op("Send Strict-Transport-Security on HTTPS answers, or stop",
+                    _ref("Certificate"), params=[NAME], status="201",
+                    body={"type": "object", "required": ["enabled"],
+                          "properties": {"enabled": {"type": "boolean"}}}),
+    },
+    "/platform/certs": {
+        "get": _op("The control plane's certificate at PAAS_CONTROL_DOMAIN (superusers)",
+                   _CERTIFICATES),
+        "post": _op("Serve the control plane over HTTPS with this certificate (superusers)",
+                    _ref("Certificate"), status="201", body=_PEMS),
+        "delete": _op("Remove the control plane's certificate (superusers)"),
+    },
+}
+
 
 TOKEN_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,29}$"}
 EXPIRY = {"type": ["integer", "null"], "minimum": 1, "maximum": 3650,
@@ -416,6 +455,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     NAME, _path("target", "the linked app")]),
             },
             **SERVICE_PATHS,
+            **CERT_PATHS,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -460,6 +500,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "instances": {"type": "array", "items": {"type": "object"}}}},
                 "Service": SERVICE_SCHEMA,
                 "Backup": BACKUP_SCHEMA,
+                "Certificate": CERTIFICATE_SCHEMA,
                 "Volume": {"type": "object", "properties": {
                     "name": {"type": "string"}, "mount_path": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}}},

@@ -5,6 +5,7 @@ from typing import Any
 
 from paas.core.actionlog import Action
 from paas.core.applications import AppSummary
+from paas.core.certificates import CertificateInfo
 from paas.core.formation import effective_limits
 from paas.core.models import ApiToken, App, Build, Domain, Formation, Release, Volume
 from paas.core.service_backups import Backup
@@ -81,6 +82,16 @@ def node(value: Node) -> dict[str, Any]:
 
 def domain(value: Domain) -> dict[str, Any]:
     return {"hostname": value.hostname, "created_at": _time(value.created_at)}
+
+
+def certificate(value: CertificateInfo) -> dict[str, Any]:
+    record = value.certificate
+    return {"app": record.app.name if record.app else None, "source": record.source,
+            "names": list(record.names), "issuer": record.issuer,
+            "not_before": _time(record.not_before), "not_after": _time(record.not_after),
+            "fingerprint": record.fingerprint, "hsts": record.hsts,
+            "covered": list(value.covered), "uncovered": list(value.uncovered),
+            "created_at": _time(record.created_at), "updated_at": _time(record.updated_at)}
 
 
 def collaborators(app: App) -> list[str]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from paas.api import account_views, service_views, views
+from paas.api import account_views, cert_views, service_views, views
 
 app_name = "api"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     # the machines apps run on (superusers only)
     path("nodes", account_views.nodes_view, name="nodes"),
     path("nodes/join-command", account_views.join_command_view, name="join-command"),
+    # the control plane's certificate at PAAS_CONTROL_DOMAIN (superusers only)
+    path("platform/certs", cert_views.platform_certs_view, name="platform-certs"),
     path("apps", views.apps_view, name="apps"),
     path("apps/<str:name>", views.app_view, name="app"),
     path("apps/<str:name>/config", views.config_view, name="config"),
@@ -39,6 +41,8 @@ urlpatterns = [
          name="build-cancel"),
     path("apps/<str:name>/domains", views.domains_view, name="domains"),
     path("apps/<str:name>/domains/<str:hostname>", views.domain_view, name="domain"),
+    path("apps/<str:name>/certs", cert_views.certs_view, name="certs"),
+    path("apps/<str:name>/certs/hsts", cert_views.hsts_view, name="certs-hsts"),
     path("apps/<str:name>/collaborators", views.collaborators_view, name="collaborators"),
     path("apps/<str:name>/collaborators/<str:username>", views.collaborator_view,
          name="collaborator"),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from paas.cli import account_commands as accounts
+from paas.cli.cert_commands import add_cert_commands
 from paas.cli.client import ApiError
 from paas.cli.commands import (
     CliError,
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  paas ps:resize web --memory 256m --cpus 0.5\n"
                "  paas storage:add uploads:/data\n"
                "  paas postgres:create db && paas postgres:link db -a shop\n"
+               "  paas certs:add shop.crt shop.key -a shop\n"
                "  paas builds:cache:purge --confirm shop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("domains", cmd_domains, "list custom domains")
     add("domains:add", cmd_domains_add, "route a domain to the app").add_argument("hostname")
     add("domains:remove", cmd_domains_remove, "stop routing a domain").add_argument("hostname")
+    add_cert_commands(add)
     add("access", cmd_access, "list collaborators")
     add("access:add", cmd_access_add, "add a collaborator").add_argument("username")
     add("access:remove", cmd_access_remove, "remove a collaborator").add_argument("username")

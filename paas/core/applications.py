@@ -16,6 +16,7 @@ from paas.core.buildlog import app_build_logs_dir
 from paas.core.models import App, Domain, Formation, Release
 from paas.core.platform import platform
 from paas.core.reconcile import reconcile_app
+from paas.core.tlssites import certs_dir
 from paas.errors import Forbidden, NotFound, UserError
 from paas.names import validate_app_name, validate_hostname
 from paas.runtime.scheduler import Instance
@@ -30,9 +31,13 @@ def create_app(name: str, owner) -> App:
     """Create app ``name`` owned by ``owner`` with the default formation (web=1).
 
     Raises UserError(invalid_app_name), UserError(app_exists), or UserError(domain_taken)
-    when the app's default host ``<name>.<PAAS_DOMAIN>`` is already another app's domain.
+    when the app's default host ``<name>.<PAAS_DOMAIN>`` is already another app's domain or
+    the control plane's (PAAS_CONTROL_DOMAIN).
     """
     validate_app_name(name)
+    if default_host(name) == settings.PAAS_CONTROL_DOMAIN:
+        raise UserError(f"the name {name!r} is not available: its address {default_host(name)} "
+                        "is the control plane's", code="domain_taken")
     owner_of_host = Domain.objects.filter(hostname=default_host(name)).select_related("app")
     if (taken := owner_of_host.first()) is not None:
         raise UserError(f"the name {name!r} is not available: its address {default_host(name)} "
@@ -86,11 +91,14 @@ def add_domain(app: App, hostname: str) -> Domain:
     """Route ``hostname`` to ``app``.
 
     Raises UserError(invalid_domain) for a name that is no lowercase DNS name (see
-    ``validate_hostname``), and UserError(domain_taken) for one that is another app's domain
-    or the default host of any app (``<app>.<PAAS_DOMAIN>``, whether that app exists yet or
-    not: it may be created later, and its address is its own).
+    ``validate_hostname``), and UserError(domain_taken) for one that is another app's domain,
+    the control plane's (PAAS_CONTROL_DOMAIN), or the default host of any app
+    (``<app>.<PAAS_DOMAIN>``, whether that app exists yet or not: it may be created later,
+    and its address is its own).
     """
     validate_hostname(hostname)
+    if hostname == settings.PAAS_CONTROL_DOMAIN:
+        raise UserError(f"{hostname} is the control plane's address", code="domain_taken")
     _check_not_a_default_host(app, hostname)
     try:
         with transaction.atomic():  # a savepoint: the caller's transaction stays usable
@@ -144,6 +152,7 @@ def destroy_app(app: App, user) -> None:
     shutil.rmtree(scheduler.saved_logs_dir(app.name), ignore_errors=True)
     shutil.rmtree(app_build_logs_dir(settings.PAAS_HOME, app.name), ignore_errors=True)
     shutil.rmtree(repo_path(app.name), ignore_errors=True)
+    shutil.rmtree(certs_dir(app.name), ignore_errors=True)  # its route went with remove_app
     app.delete()
 
 

@@ -369,3 +369,51 @@ class ServiceLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app.name} -> {self.service.name}"
+
+
+class Certificate(models.Model):
+    """A TLS certificate the router serves: an app's (``app`` set) or the control plane's at
+    PAAS_CONTROL_DOMAIN (``app`` empty). At most one of each.
+
+    The PEM files are not in the database: they live under ``PAAS_HOME/certs/`` (see
+    ``paas.core.certificates``), the key mode 0600, read by nginx's master (root) as it loads
+    its configuration. This row says what they hold.
+    """
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"  # `paas certs:add`
+        ACME = "acme"  # issued by an ACME CA (`paas certs:auto`)
+
+    app = models.ForeignKey(App, null=True, blank=True, on_delete=models.CASCADE,
+                            related_name="certificates")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    # The DNS names of the leaf's subjectAltName, as the certificate gives them ("*.x.com").
+    names = models.JSONField(default=list)
+    issuer = models.CharField(max_length=512, blank=True)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    # SHA-256 of the leaf (DER), as colon-separated hex: what browsers show.
+    fingerprint = models.CharField(max_length=95)
+    # Strict-Transport-Security on the app's HTTPS answers (the control plane's is PAAS_TLS's).
+    hsts = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["app__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["app"], name="one_certificate_per_app"),
+            models.UniqueConstraint(fields=["source"], condition=models.Q(app__isnull=True),
+                                    name="one_platform_certificate_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app.name if self.app else 'platform'} {self.fingerprint[:23]}"
+
+    @property
+    def stem(self) -> str:
+        """The PEM files' name: ``<fingerprint hex, 16 digits>``, so a replacement never
+        overwrites what a running nginx was loaded with."""
+        return self.fingerprint.replace(":", "").lower()[:16]

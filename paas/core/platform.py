@@ -79,7 +79,8 @@ def from_settings() -> Platform:
                           # None with the docker scheduler and no PAAS_REGISTRY: nothing pushed.
                           registry=settings.PAAS_REGISTRY)
     router = Router(nginx_dir=home / "nginx", log_dir=home / "logs", run_dir=home / "run",
-                    port=settings.PAAS_ROUTER_PORT, nginx_binary=settings.PAAS_NGINX_BINARY)
+                    port=settings.PAAS_ROUTER_PORT, tls_port=settings.PAAS_ROUTER_TLS_PORT,
+                    nginx_binary=settings.PAAS_NGINX_BINARY)
     # The one choice multi-host makes here (docs/multi-host.md): everything else is the same.
     chosen = SwarmScheduler if settings.PAAS_SCHEDULER == "swarm" else DockerScheduler
     scheduler: Scheduler = chosen(engine=engine, router=router,

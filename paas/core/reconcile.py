@@ -25,6 +25,7 @@ from paas.core.models import App, Build, Release
 from paas.core.platform import platform
 from paas.core.releases import desired_state
 from paas.core.services import reconcile_services
+from paas.core.tlssites import control_site
 from paas.errors import PaasError
 from paas.runtime.scheduler import Instance
 
@@ -99,7 +100,8 @@ def reconcile_all() -> None:
 
     Routes are written per app by its converge (from the database's current release and the
     healthy containers); here only routes of apps that no longer exist or have no release are
-    removed. Backing services are started again where their containers stopped or went
+    removed, and the control plane's server block is rewritten (PAAS_CONTROL_DOMAIN and its
+    certificate). Backing services are started again where their containers stopped or went
     away (``paas.core.services.reconcile_services``). Builds whose worker went away
     mid-build are marked failed, and so are builds no builder took before their pusher
     stopped waiting.
@@ -127,6 +129,10 @@ def reconcile_all() -> None:
     stale = router.routed_apps() - served
     if stale:
         router.remove_routes(stale)
+    try:
+        router.set_control(control_site())
+    except PaasError as error:
+        logger.warning("the control plane's server block: %s", error)
 
 
 def remove_stale_oneoffs() -> list[str]:

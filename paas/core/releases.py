@@ -16,6 +16,7 @@ from paas.core.applogs import prune_release_logs
 from paas.core.locks import app_lock
 from paas.core.models import App, AppLink, Build, Formation, Release, ServiceLink, Volume
 from paas.core.platform import platform
+from paas.core.tlssites import app_hostnames, tls_site
 from paas.errors import NotFound, PaasError, UserError
 from paas.names import validate_config_key, validate_config_size, validate_config_value
 from paas.runtime.health import HealthCheck
@@ -100,8 +101,7 @@ def desired_state(release: Release) -> DesiredApp:
     limits = {formation.process_type: container_limits(formation) for formation in formations}
     volumes = {volume.docker_name: {"bind": volume.mount_path, "mode": "rw"}
                for volume in Volume.objects.filter(app=app).select_related("app")}
-    hostnames = (f"{app.name}.{settings.PAAS_DOMAIN}",
-                 *app.domains.values_list("hostname", flat=True))
+    hostnames = app_hostnames(app)
     checks = [HealthCheck.from_app_json(entry)
               for entry in (release.app_json.get("healthchecks") or {}).get("web", [])]
     links = tuple(AppLink.objects.filter(app=app).order_by("target__name")
@@ -123,6 +123,7 @@ def desired_state(release: Release) -> DesiredApp:
         links=links,
         services=services,
         read_only_rootfs=settings.PAAS_READ_ONLY_ROOTFS,
+        tls=tls_site(app),
     )
 
 

@@ -259,6 +259,8 @@ def unguard_host(stack) -> None:
 
 
 def _print_summary(stack, domain: str, credentials: dict) -> None:
+    from django.conf import settings
+
     user = credentials["username"]
     print()
     print(f"paas is up (PAAS_HOME={stack.home})")
@@ -271,7 +273,11 @@ def _print_summary(stack, domain: str, credentials: dict) -> None:
         print(f"  admin:      user {user!r}; password and API token are in "
               f"{stack.home / 'credentials.json'}")
     print(f"  git remote: http://{user}:<token>@localhost:{stack.control_port}/git/<app>.git")
-    print(f"  apps at:    http://<app>.{domain}:{stack.router_port}/")
+    print(f"  apps at:    http://<app>.{domain}:{stack.router_port}/ (and, with a "
+          f"certificate, https://<app>.{domain}:{settings.PAAS_ROUTER_TLS_PORT}/)")
+    if settings.PAAS_CONTROL_DOMAIN:
+        print(f"  also at:    http://{settings.PAAS_CONTROL_DOMAIN}:{stack.router_port}/ "
+              "through the router (https with `paas certs:add --platform`)")
     if credentials["new"]:
         print(f"  (credentials are stored, mode 0600, in {stack.home / 'credentials.json'})")
 

@@ -3,7 +3,11 @@
 Layout under ``<PAAS_HOME>``::
 
     nginx/nginx.conf      main config (written once by ``write_main_config``)
-    nginx/apps/<app>.conf one server block per app: its hostnames, nothing that a deploy changes
+    nginx/apps/<app>.conf one server block per app: its hostnames and certificate, nothing
+                          that a deploy changes
+    nginx/apps/_control.conf  the control plane's hostname, when it is served through the router
+    nginx/acme-challenge/ ACME HTTP-01 answers, one file per token, served on plain HTTP for
+                          every host (``publish_challenge``)
     nginx/routes.txt      the route table (app -> upstreams), which nginx loads when it (re)starts
     nginx/staging/        where a candidate server block is checked with ``nginx -t``
     run/router/control.sock  nginx's control endpoint, through which the table changes live
@@ -12,7 +16,7 @@ A deploy, scale, rollback or config change moves an app to other upstreams (the 
 its new web containers): ``set_route`` writes
 the table file, then pushes the route to nginx's shared dict through the control socket; the
 next request uses it, and no connection is closed. Only a server-block change (a new app,
-other hostnames, a removed app) is validated against the whole configuration with
+other hostnames, a certificate, a removed app) is validated against the whole configuration with
 ``nginx -t`` and then applied with a graceful reload.
 """
 
@@ -21,6 +25,7 @@ import hashlib
 import http.client
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -34,8 +39,11 @@ from paas.names import validate_app_name, validate_hostname
 from paas.procfs import PROC, children
 from paas.router.nginx_config import (
     DEBIAN_MODULES_DIR,
+    ControlSite,
     MainConfigPaths,
+    TlsSite,
     render_app_server,
+    render_control_server,
     render_main,
 )
 from paas.router.route_table import (
@@ -50,16 +58,25 @@ from paas.router.route_table import (
 
 logger = logging.getLogger(__name__)
 
+# The control plane's server block, among the apps' (no app name starts with "_").
+CONTROL_BLOCK = "_control"
+# ACME tokens are base64url (RFC 8555 section 8.1), at least 128 bits of it.
+CHALLENGE_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
+# A key authorization is "<token>.<base64url SHA-256 of the account key>".
+KEY_AUTHORIZATION_RE = re.compile(r"[A-Za-z0-9_-]{16,256}\.[A-Za-z0-9_-]{43}")
+
 
 @dataclass(frozen=True)
 class AppRoute:
     """Where requests for an app go: its hostnames and the upstreams (``ip:port``, see
     ``paas.router.route_table``) of its healthy web containers. No upstreams means the app is
-    known but has nothing healthy to serve."""
+    known but has nothing healthy to serve. With ``tls`` the names its certificate covers
+    are served over HTTPS too, and redirected there from plain HTTP."""
 
     app: str
     hostnames: tuple[str, ...]
     upstreams: tuple[str, ...]
+    tls: TlsSite | None = None
 
 
 def accepting_workers(master_pid: int, proc: Path = PROC) -> set[int]:
@@ -89,18 +106,34 @@ def validate_route(route: AppRoute) -> None:
     for hostname in route.hostnames:
         validate_hostname(hostname)
     checked_upstreams(route.upstreams)
+    if route.tls is not None:
+        validate_tls(route.tls)
+
+
+def validate_tls(tls: TlsSite) -> None:
+    """Raise PlatformError(invalid_route) for certificate paths or names that nginx's
+    configuration cannot hold as they are."""
+    for path in (tls.certificate, tls.key):
+        if not path.is_absolute() or not re.fullmatch(r"[A-Za-z0-9_./-]+", str(path)):
+            raise PlatformError(f"invalid certificate path {str(path)!r} for the router",
+                                code="invalid_route")
+    for hostname in tls.hostnames:
+        validate_hostname(hostname)
 
 
 class Router:
     """The nginx router of one paas installation."""
 
     def __init__(self, nginx_dir: Path, log_dir: Path, run_dir: Path, port: int,
-                 nginx_binary: str = "/usr/sbin/nginx",
+                 tls_port: int = 8443, nginx_binary: str = "/usr/sbin/nginx",
                  modules_dir: Path = DEBIAN_MODULES_DIR) -> None:
         self.nginx_dir = nginx_dir
         self.log_dir = log_dir
         self.run_dir = run_dir
         self.port = port
+        self.tls_port = tls_port
+        # Read by nginx's workers (not root): world-readable, as what it holds is public.
+        self.challenge_dir = nginx_dir / "acme-challenge"
         self.nginx_binary = nginx_binary
         self.modules_dir = modules_dir
         self.apps_dir = nginx_dir / "apps"
@@ -135,11 +168,17 @@ class Router:
             pid_file=pid_file or self.pid_file, log_dir=self.log_dir,
             tmp_dir=self.nginx_dir / "tmp", apps_dir=apps_dir, routes_file=self.routes_file,
             control_socket=control_socket or self.control_socket,
-            modules_dir=self.modules_dir), self.port)
+            challenge_dir=self.challenge_dir, modules_dir=self.modules_dir),
+            self.port, self.tls_port)
 
     def render_app(self, route: AppRoute) -> str:
-        """The server block of ``route``'s app: its hostnames (its upstreams are in the table)."""
-        return render_app_server(route.app, route.hostnames, self.port)
+        """The server block of ``route``'s app: its hostnames and certificate (its upstreams
+        are in the table)."""
+        return render_app_server(route.app, route.hostnames, self.port, self.tls_port,
+                                 self.challenge_dir, route.tls)
+
+    def render_control(self, site: ControlSite) -> str:
+        return render_control_server(site, self.port, self.tls_port, self.challenge_dir)
 
     @staticmethod
     def generation(route: AppRoute) -> str:
@@ -159,6 +198,8 @@ class Router:
                                 "PAAS_HOME", code="router_socket_path")
         for directory in (self.apps_dir, self.log_dir, self.run_dir, self.nginx_dir / "tmp"):
             directory.mkdir(parents=True, exist_ok=True)
+        self.challenge_dir.mkdir(mode=0o755, exist_ok=True)
+        self.challenge_dir.chmod(0o755)
         self.control_dir.mkdir(mode=0o700, exist_ok=True)
         self.control_dir.chmod(0o700)  # also when an older one was made with other modes
         self.main_config.write_text(self.render_main(self.apps_dir))
@@ -243,8 +284,66 @@ class Router:
 
     def routed_apps(self) -> set[str]:
         """The apps that have a server block or a route in the table."""
-        return ({path.stem for path in self.apps_dir.glob("*.conf")}
-                | set(read_table(self.routes_file)))
+        return ({path.stem for path in self.apps_dir.glob("*.conf")
+                 if path.stem != CONTROL_BLOCK} | set(read_table(self.routes_file)))
+
+    def set_control(self, site: ControlSite | None) -> None:
+        """Serve the control plane at ``site.hostname`` (None: not through the router).
+
+        Raises UserError(invalid_domain) for a hostname nginx cannot hold, and what
+        ``apply`` raises.
+        """
+        if site is not None:
+            validate_hostname(site.hostname)
+            if site.tls is not None:
+                validate_tls(site.tls)
+        self.apply({CONTROL_BLOCK: None if site is None else self.render_control(site)})
+
+    def certificate_files(self) -> set[Path]:
+        """The certificate and key files the server blocks name (which must not go while
+        they do: nginx would refuse its configuration)."""
+        found = set()
+        for block in self.apps_dir.glob("*.conf"):
+            for line in block.read_text().splitlines():
+                words = line.split()
+                if len(words) == 2 and words[0] in ("ssl_certificate", "ssl_certificate_key"):
+                    found.add(Path(words[1].rstrip(";")))
+        return found
+
+    # --- ACME HTTP-01 ------------------------------------------------------------------------
+
+    def publish_challenge(self, token: str, key_authorization: str) -> None:
+        """Answer ``GET /.well-known/acme-challenge/<token>`` on plain HTTP, for every host
+        (apps' and unknown ones alike), with ``key_authorization``. No reload: nginx reads
+        the file per request.
+
+        Raises UserError(invalid_challenge) unless ``token`` is base64url and
+        ``key_authorization`` is ``<token>.<thumbprint>``.
+        """
+        self._check_token(token)
+        if (not isinstance(key_authorization, str)
+                or not KEY_AUTHORIZATION_RE.fullmatch(key_authorization)
+                or key_authorization.partition(".")[0] != token):
+            raise UserError("an ACME key authorization is <token>.<base64url thumbprint>",
+                            code="invalid_challenge")
+        self.challenge_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        target = self.challenge_dir / token
+        tmp = self.challenge_dir / f".{token}.tmp"
+        tmp.write_text(key_authorization)
+        tmp.chmod(0o644)
+        tmp.replace(target)
+
+    def withdraw_challenge(self, token: str) -> None:
+        """Stop answering the challenge ``token`` (a no-op if it is not published). Raises
+        UserError(invalid_challenge) for a token that is not base64url."""
+        self._check_token(token)
+        (self.challenge_dir / token).unlink(missing_ok=True)
+
+    @staticmethod
+    def _check_token(token: str) -> None:
+        if not isinstance(token, str) or not CHALLENGE_TOKEN_RE.fullmatch(token):
+            raise UserError("an ACME token is 16 to 256 base64url characters",
+                            code="invalid_challenge")
 
     def remove_routes(self, apps: set[str]) -> None:
         """Stop routing ``apps``: their routes leave the table and their server blocks go,

@@ -122,6 +122,13 @@ function _M.access(app)
     ctx.paas_route = route
 end
 
+-- set_by_lua of a server that only redirects to HTTPS: the app's route generation (empty
+-- without a route), sent as X-Paas-Route like every answer for the app.
+function _M.generation(app)
+    local route = lookup(app)
+    return route and route.generation or ""
+end
+
 -- balancer_by_lua: round robin over the app's upstreams; a retry (proxy_next_upstream) goes
 -- to the next one, so each try reaches a different instance. A retry reads the table again:
 -- if the route changed since this request started (a deploy switched it and the old

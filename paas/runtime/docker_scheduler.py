@@ -27,7 +27,7 @@ import docker.errors
 import requests.exceptions
 
 from paas.errors import PlatformError, UserError
-from paas.router.nginx import AppRoute, Router
+from paas.router.nginx import Router
 from paas.runtime.docker_client import reported
 from paas.runtime.docker_containers import ContainerSpec, RunningInstance
 from paas.runtime.docker_engine import DockerEngine
@@ -272,7 +272,7 @@ class DockerScheduler:
                 upstreams = sorted(address for i in web if (address := self._upstream(i)))
             # nginx refusing the new configuration (a broken file beside it) keeps the old
             # one live: the old containers serve on, and the new ones go.
-            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(upstreams)))
+            self.router.set_route(desired.route(tuple(upstreams)))
         except Exception:
             for instance in started:
                 log(f"       removing {instance.process_type}.{instance.instance}")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypedDict
 
+from paas.router.nginx import AppRoute
+from paas.router.nginx_config import TlsSite
 from paas.runtime.health import HealthCheck
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,12 @@ class DesiredApp:
     # one's network, where it answers as ``<name>.<kind>``. Without a link none is reachable.
     services: tuple[str, ...] = ()
     read_only_rootfs: bool = False
+    # The app's certificate as the router serves it (None: plain HTTP only).
+    tls: TlsSite | None = None
+
+    def route(self, upstreams: tuple[str, ...]) -> AppRoute:
+        """The router's route for this app to ``upstreams``: its hostnames and certificate."""
+        return AppRoute(self.app, self.hostnames, upstreams, self.tls)
 
     def limits_of(self, process_type: str) -> Limits:
         """The limits of ``process_type``'s containers (the defaults where none are set)."""

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from paas.errors import PlatformError, UserError
-from paas.router.nginx import AppRoute, Router
+from paas.router.nginx import Router
 from paas.router.route_table import upstream
 from paas.runtime.docker_client import (
     LABEL_APP,
@@ -505,7 +505,7 @@ class SwarmScheduler:
         ready = [address for address in running_upstreams(tasks, addresses)
                  if address in routed or self._answers(address, desired)]
         if ready and set(ready) != set(routed):
-            self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(ready)))
+            self.router.set_route(desired.route(tuple(ready)))
 
     @staticmethod
     def _answers(address: str, desired: DesiredApp) -> bool:
@@ -517,7 +517,7 @@ class SwarmScheduler:
         with the app's own checks."""
         if web is None or not desired.quantities.get("web") \
                 or "web" not in desired.process_types:
-            self.router.set_route(AppRoute(desired.app, desired.hostnames, ()))
+            self.router.set_route(desired.route(()))
             return []
         with docker_errors_as_platform_errors():
             upstreams = running_upstreams(self.engine.tasks_of([web]),
@@ -530,7 +530,7 @@ class SwarmScheduler:
             if address not in routed:
                 wait_until_healthy(address, [HealthCheck(), *desired.healthchecks],
                                    lambda: True, self.healthcheck_timeout, log)
-        self.router.set_route(AppRoute(desired.app, desired.hostnames, tuple(upstreams)))
+        self.router.set_route(desired.route(tuple(upstreams)))
         return upstreams
 
     def _route_back(self, desired: DesiredApp, web: str | None, changes: list[Change],
@@ -546,7 +546,7 @@ class SwarmScheduler:
             elif routed_before is None:
                 self.router.remove_route(desired.app)
             else:
-                self.router.set_route(AppRoute(desired.app, desired.hostnames, routed_before))
+                self.router.set_route(desired.route(routed_before))
 
     def _undo(self, changes: list[Change], log: Log) -> None:
         """Put back what ``converge`` changed: remove what it created, scale back what it

@@ -65,6 +65,7 @@ class Stack:
     control_port: int
     router_port: int
     redis_port: int
+    router_tls_port: int = 0
     extra_env: dict = field(default_factory=dict)
     username: str = ""
     token: str = ""
@@ -77,7 +78,17 @@ class Stack:
         home = Path(tempfile.mkdtemp(prefix="paas-e2e-", dir="/tmp"))
         home.chmod(0o711)  # as make up leaves /var/lib/paas: Redis's own user gets in
         return cls(home=home, control_port=free_port(), router_port=free_port(),
-                   redis_port=free_port(), extra_env=extra_env)
+                   redis_port=free_port(), router_tls_port=free_port(), extra_env=extra_env)
+
+    @classmethod
+    @contextmanager
+    def running(cls, **extra_env: str) -> Iterator["Stack"]:
+        """A stack started with ``extra_env`` for the ``with`` block, stopped after it."""
+        stack = cls.create(**extra_env)
+        try:
+            yield stack.start()
+        finally:
+            stack.stop()
 
     @property
     def env(self) -> dict:
@@ -87,6 +98,7 @@ class Stack:
             "PAAS_HOME": str(self.home),
             "PAAS_CONTROL_PORT": str(self.control_port),
             "PAAS_ROUTER_PORT": str(self.router_port),
+            "PAAS_ROUTER_TLS_PORT": str(self.router_tls_port),
             "PAAS_BIND_ADDRESS": "127.0.0.1",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "PAAS_DRAIN_SECONDS": "2",

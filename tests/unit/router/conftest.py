@@ -56,7 +56,7 @@ class RunningRouter(Router):
 
 def _configured(router_class: type[Router], tmp_path) -> Router:
     router = router_class(nginx_dir=tmp_path / "nginx", log_dir=tmp_path / "logs",
-                          run_dir=tmp_path / "run", port=18999)
+                          run_dir=tmp_path / "run", port=18999, tls_port=18998)
     router.write_main_config()
     return router
 

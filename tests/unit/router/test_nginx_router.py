@@ -38,7 +38,8 @@ def test_the_main_config_serves_the_control_endpoint_on_a_unix_socket_only(route
     text = router.main_config.read_text()
     assert f"listen unix:{router.control_socket};" in text
     listens = [line.strip() for line in text.splitlines() if line.strip().startswith("listen")]
-    assert listens == ["listen 18999 default_server;", f"listen unix:{router.control_socket};"]
+    assert listens == ["listen 18999 default_server;", "listen 18998 ssl default_server;",
+                       f"listen unix:{router.control_socket};"]
     assert router.control_socket.parent == router.run_dir / "router"
 
 
