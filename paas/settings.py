@@ -382,6 +382,13 @@ CELERY_BEAT_SCHEDULE = {
         # worker that was busy (a long converge) does not run a backlog of passes at once.
         "options": {"expires": float(PAAS_RECONCILE_INTERVAL)},
     },
+    # ACME certificates with less than PAAS_ACME_RENEW_DAYS left are issued again; twice a day,
+    # as Let's Encrypt suggests, so a CA outage on one pass is retried long before expiry.
+    "renew-certificates": {
+        "task": "worker.tasks.renew_certificates",
+        "schedule": 12 * 3600.0,
+        "options": {"expires": 12 * 3600.0},
+    },
     "reroute-moved-ports": {
         "task": "worker.tasks.reroute_moved_ports",
         "schedule": ROUTE_CHECK_SECONDS,

@@ -1,13 +1,16 @@
 """Test certificates made with ``cryptography``: a CA, leaves it signs (with any names and
-validity), and self-signed ones. Shared by unit and end-to-end tests."""
+validity), and self-signed ones; and a fake ACME CA issuing from one. Shared by unit and
+end-to-end tests."""
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from paas.router import acme
 
 
 def now() -> datetime.datetime:
@@ -75,3 +78,31 @@ class CertificateAuthority:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
         return Issued(builder.sign(self.key, hashes.SHA256()), key)
+
+
+@dataclass
+class FakeAcmeCa:
+    """Stands in for ``paas.router.acme.AcmeClient``: issues from a test CA, publishing one
+    challenge per hostname through the callables it is given; or fails with ``failure``."""
+
+    authority: CertificateAuthority = field(default_factory=CertificateAuthority)
+    asked: list[tuple[str, ...]] = field(default_factory=list)
+    clients: list[dict] = field(default_factory=list)
+    failure: Exception | None = None
+
+    def client(self, **kwargs):
+        self.clients.append(kwargs)
+        return self
+
+    def issue(self, hostnames, publish, withdraw, log):
+        self.asked.append(tuple(hostnames))
+        for number, _ in enumerate(hostnames):
+            token = f"token{number:02d}" + "A" * 16
+            publish(token, f"{token}.{'B' * 43}")
+            withdraw(token)
+        if self.failure is not None:
+            raise self.failure
+        issued = self.authority.issue(*hostnames)
+        return acme.IssuedCertificate(fullchain_pem=issued.cert_pem + self.authority.cert_pem,
+                                      private_key_pem=issued.key_pem,
+                                      not_after=issued.certificate.not_valid_after_utc)

@@ -320,6 +320,7 @@ class FakeRouter:
         self.events: list = [] if events is None else events
         self.routes: dict[str, AppRoute] = {}
         self.control = None  # the control plane's ControlSite, once set
+        self.challenges: dict[str, str] = {}  # ACME token -> key authorization, served now
 
     def set_route(self, route: AppRoute) -> None:
         self.routes[route.app] = route
@@ -343,6 +344,14 @@ class FakeRouter:
     def set_control(self, site) -> None:
         self.control = site
         self.events.append(("control", site))
+
+    def publish_challenge(self, token: str, key_authorization: str) -> None:
+        self.challenges[token] = key_authorization
+        self.events.append(("challenge", token))
+
+    def withdraw_challenge(self, token: str) -> None:
+        self.challenges.pop(token, None)
+        self.events.append(("withdrawn", token))
 
     def certificate_files(self) -> set[Path]:
         files = set()

@@ -24,6 +24,13 @@ def reroute_moved_ports() -> None:
     reconcile.reroute_moved_ports()
 
 
+@shared_task(name="worker.tasks.renew_certificates")
+def renew_certificates() -> None:
+    from paas.core import acme_certificates
+
+    acme_certificates.renew_certificates()
+
+
 # A deploy action waits for health checks (seconds to minutes); acks_late and prefetch 1 (see
 # settings) keep a worker from hoarding them. run_action never runs one action twice.
 @shared_task(name="worker.tasks.run_action")

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from paas.api import serializers
 from paas.api.auth import api_view, read_json
-from paas.core import applications, certificates
+from paas.core import acme_certificates, applications, certificates
 from paas.core.models import App
 from paas.errors import NotFound, UserError
 
@@ -55,6 +55,23 @@ def set_hsts(request: HttpRequest, user, name: str) -> dict[str, Any]:
     return serializers.certificate(certificates.certificate_info(app))
 
 
+def auto_certificate(request: HttpRequest, user, name: str) -> dict[str, Any]:
+    """Issue the app a certificate by ACME now (seconds: the CA checks each hostname through
+    the router) and keep it renewed; the log of the exchange comes back with it."""
+    return _issued(applications.get_app(name, user))
+
+
+def auto_platform_certificate(request: HttpRequest, user) -> dict[str, Any]:
+    certificates.require_platform_admin(user)
+    return _issued(None)
+
+
+def _issued(app: App | None) -> dict[str, Any]:
+    lines: list[str] = []
+    shown = serializers.certificate(acme_certificates.issue_certificate(app, lines.append))
+    return {**shown, "log": lines}
+
+
 def list_platform_certificates(request: HttpRequest, user) -> list[dict[str, Any]]:
     certificates.require_platform_admin(user)
     return _listed(None)
@@ -75,5 +92,7 @@ def remove_platform_certificate(request: HttpRequest, user) -> dict[str, Any]:
 
 certs_view = api_view(get=list_certificates, post=add_certificate, delete=remove_certificate)
 hsts_view = api_view(post=set_hsts)
+auto_view = api_view(post=auto_certificate)
+platform_auto_view = api_view(post=auto_platform_certificate)
 platform_certs_view = api_view(get=list_platform_certificates, post=add_platform_certificate,
                                delete=remove_platform_certificate)

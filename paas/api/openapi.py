@@ -186,6 +186,7 @@ _CERTIFICATES = {"type": "array", "items": _ref("Certificate"), "maxItems": 1}
 _PEMS = {"type": "object", "required": ["certificate", "key"], "properties": {
     "certificate": {"type": "string", "description": "PEM: the leaf, then intermediates"},
     "key": {"type": "string", "description": "PEM, unencrypted: RSA 2048+ or ECDSA"}}}
+_AUTO = {"allOf": [_ref("Certificate"), {"type": "object", "properties": {"log": STRINGS}}]}
 CERT_PATHS: dict[str, Any] = {
     "/apps/{name}/certs": {
         "get": _op("The app's certificate (none or one)", _CERTIFICATES, params=[NAME]),
@@ -201,12 +202,23 @@ CERT_PATHS: dict[str, Any] = {
                     body={"type": "object", "required": ["enabled"],
                           "properties": {"enabled": {"type": "boolean"}}}),
     },
+    "/apps/{name}/certs/auto": {
+        "post": _op("Get the app a certificate for all its hostnames by ACME (HTTP-01 through "
+                    "the router, from PAAS_ACME_DIRECTORY), serve it and keep it renewed; "
+                    "'log' says what the exchange did. 400 acme_challenge_failed, "
+                    "acme_rejected, acme_rate_limited; 502 acme_unreachable, ...",
+                    _AUTO, params=[NAME], status="201"),
+    },
     "/platform/certs": {
         "get": _op("The control plane's certificate at PAAS_CONTROL_DOMAIN (superusers)",
                    _CERTIFICATES),
         "post": _op("Serve the control plane over HTTPS with this certificate (superusers)",
                     _ref("Certificate"), status="201", body=_PEMS),
         "delete": _op("Remove the control plane's certificate (superusers)"),
+    },
+    "/platform/certs/auto": {
+        "post": _op("The control plane's certificate by ACME (superusers)", _AUTO,
+                    status="201"),
     },
 }
 

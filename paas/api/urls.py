@@ -18,6 +18,7 @@ urlpatterns = [
     path("nodes/join-command", account_views.join_command_view, name="join-command"),
     # the control plane's certificate at PAAS_CONTROL_DOMAIN (superusers only)
     path("platform/certs", cert_views.platform_certs_view, name="platform-certs"),
+    path("platform/certs/auto", cert_views.platform_auto_view, name="platform-certs-auto"),
     path("apps", views.apps_view, name="apps"),
     path("apps/<str:name>", views.app_view, name="app"),
     path("apps/<str:name>/config", views.config_view, name="config"),
@@ -43,6 +44,7 @@ urlpatterns = [
     path("apps/<str:name>/domains/<str:hostname>", views.domain_view, name="domain"),
     path("apps/<str:name>/certs", cert_views.certs_view, name="certs"),
     path("apps/<str:name>/certs/hsts", cert_views.hsts_view, name="certs-hsts"),
+    path("apps/<str:name>/certs/auto", cert_views.auto_view, name="certs-auto"),
     path("apps/<str:name>/collaborators", views.collaborators_view, name="collaborators"),
     path("apps/<str:name>/collaborators/<str:username>", views.collaborator_view,
          name="collaborator"),

@@ -1,6 +1,6 @@
-"""The certificate verbs: `paas certs -a APP`, `certs:add CERT KEY`, `certs:remove`,
-`certs:info`, `certs:hsts on|off`; with `--platform` (superusers) the control plane's at
-PAAS_CONTROL_DOMAIN instead of an app's.
+"""The certificate verbs: `paas certs -a APP`, `certs:add CERT KEY`, `certs:auto` (by ACME,
+renewed by paas), `certs:remove`, `certs:info`, `certs:hsts on|off`; with `--platform`
+(superusers) the control plane's at PAAS_CONTROL_DOMAIN instead of an app's.
 """
 
 from collections.abc import Callable
@@ -49,7 +49,8 @@ def _current(ctx: Context) -> dict[str, Any] | None:
 def cmd_certs(ctx: Context) -> None:
     shown = _current(ctx)
     if shown is None:
-        ctx.print(f"{_whose(ctx)} has no certificate: add one with `paas certs:add CERT KEY`.")
+        ctx.print(f"{_whose(ctx)} has no certificate: add one with `paas certs:add CERT KEY` "
+                  "or `paas certs:auto`.")
         return
     ctx.print(f"{', '.join(shown['names'])}  expires {shown['not_after']}  ({shown['source']})")
 
@@ -71,6 +72,16 @@ def cmd_certs_add(ctx: Context) -> None:
     _show(ctx, shown)
     if shown["uncovered"]:
         ctx.print(f"Plain HTTP only (not covered): {', '.join(shown['uncovered'])}")
+
+
+def cmd_certs_auto(ctx: Context) -> None:
+    ctx.progress(f"Getting a certificate for {_whose(ctx)} by ACME")
+    shown = ctx.client.request("POST", _path(ctx, "auto"), {})
+    ctx.done()
+    for line in shown["log"]:
+        ctx.print(f"  {line}")
+    _show(ctx, shown)
+    ctx.print("paas renews it before it expires.")
 
 
 def cmd_certs_remove(ctx: Context) -> None:
@@ -104,6 +115,9 @@ def add_cert_commands(add: Callable) -> None:
                               "intermediates) and its key; replaces the one there is")
     certs_add.add_argument("cert", metavar="CERT")
     certs_add.add_argument("key", metavar="KEY")
+    with_platform("certs:auto", cmd_certs_auto,
+                  "get a certificate for every hostname by ACME (HTTP-01 through the router, "
+                  "from PAAS_ACME_DIRECTORY) and keep it renewed")
     with_platform("certs:remove", cmd_certs_remove, "remove the certificate: plain HTTP only")
     with_platform("certs:hsts", cmd_certs_hsts,
                   "send Strict-Transport-Security (one year) on HTTPS answers, or stop"

@@ -23,6 +23,9 @@ from paas.core.reconcile import reconcile_app
 from paas.core.tlssites import app_hostnames, certs_dir, control_site, pem_paths
 from paas.errors import Forbidden, NotFound, UserError
 
+# How long a certificate change waits for the app's deploy lock (see _apply).
+CHANGE_LOCK_WAIT = 20.0
+
 
 @dataclass(frozen=True)
 class CertificateInfo:
@@ -55,7 +58,7 @@ def install_certificate(app: App | None, cert_pem: str | bytes, key_pem: str | b
     Raises UserError(control_domain_unset) for the control plane without
     PAAS_CONTROL_DOMAIN, and what ``add_certificate`` raises.
     """
-    hostnames = _hostnames(app)
+    hostnames = certificate_hostnames(app)
     checked = check_certificate(cert_pem, key_pem, hostnames, timezone.now())
     previous = _current(app)
     with transaction.atomic():
@@ -91,7 +94,7 @@ def certificate_info(app: App | None) -> CertificateInfo:
     certificate = _current(app)
     if certificate is None:
         raise NotFound(f"{_what(app)} has no certificate", code="certificate_not_found")
-    hostnames = _hostnames(app)
+    hostnames = certificate_hostnames(app)
     covered = covered_hostnames(tuple(certificate.names), hostnames)
     return CertificateInfo(certificate, covered,
                            tuple(host for host in hostnames if host not in covered))
@@ -123,7 +126,9 @@ def apply_control_site() -> None:
     platform().router.set_control(control_site())
 
 
-def _hostnames(app: App | None) -> tuple[str, ...]:
+def certificate_hostnames(app: App | None) -> tuple[str, ...]:
+    """The hostnames a certificate of ``app`` (None: the control plane) is for. Raises
+    UserError(control_domain_unset) for the control plane without PAAS_CONTROL_DOMAIN."""
     if app is not None:
         return app_hostnames(app)
     if settings.PAAS_CONTROL_DOMAIN is None:
@@ -146,7 +151,10 @@ def _apply(app: App | None) -> None:
     if app is None:
         apply_control_site()
     else:
-        reconcile_app(app)  # a no-op before the first release: its first route has TLS
+        # A no-op before the first release: its first route has TLS. Waits out a periodic
+        # reconcile pass (a second or so) rather than leave the change to the next one; a
+        # deploy holding the lock for longer is left to apply it, or the next pass.
+        reconcile_app(app, lock_wait=CHANGE_LOCK_WAIT)
 
 
 def _write_pems(certificate: Certificate, checked: CheckedCertificate) -> None:

@@ -52,8 +52,10 @@ def crash_report(instances: list[Instance], release: int) -> str | None:
     return None
 
 
-def reconcile_app(app: App, listed: list[Instance] | None = None) -> None:
-    """Converge ``app``'s current release; skip it if another change holds its deploy lock.
+def reconcile_app(app: App, listed: list[Instance] | None = None,
+                  lock_wait: float = 0.1) -> None:
+    """Converge ``app``'s current release; skip it if another change holds its deploy lock
+    for longer than ``lock_wait`` seconds.
 
     A crash loop is recorded on the app (crashed_at, crash_reason; the next successful deploy
     clears them) and the crashed containers are replaced, once per reconcile interval. A
@@ -63,7 +65,7 @@ def reconcile_app(app: App, listed: list[Instance] | None = None) -> None:
     without it, the app's instances are listed here.
     """
     try:
-        with app_lock(app.name, "deploy", wait=0.1):
+        with app_lock(app.name, "deploy", wait=lock_wait):
             abandoned = app.releases.filter(status=Release.Status.DEPLOYING).update(
                 status=Release.Status.FAILED, failure_reason=ABANDONED_DEPLOY_MESSAGE)
             if abandoned:

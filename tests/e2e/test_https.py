@@ -1,9 +1,12 @@
 """HTTPS through the real router: an app with its own certificate (checked by fingerprint,
 SNI = the app's host), the redirect from plain HTTP, HSTS, ACME's challenge path on plain
-HTTP, the certificate surviving a router restart, certs:remove; and the control plane on its
-own hostname over HTTPS: the login page, and a git push with GIT_SSL_CAINFO.
+HTTP, the certificate surviving a router restart, certs:remove; the control plane on its
+own hostname over HTTPS: the login page, and a git push with GIT_SSL_CAINFO; and
+`certs:auto` against Debian's pebble, a real ACME server that validates HTTP-01 through the
+router: issuance for an app and for the control plane, and a renewal.
 
-One stack for the module, with PAAS_CONTROL_DOMAIN; one app pushed once.
+One stack for the module, with PAAS_CONTROL_DOMAIN and pebble as its ACME CA; one app pushed
+once, a second one for ACME.
 """
 
 import hashlib
@@ -11,12 +14,14 @@ import http.client
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import pytest
 
 from tests.certs import CertificateAuthority
-from tests.e2e.stack import Stack, commit_all, unique_app_name
+from tests.e2e.pebble import Pebble, running_pebble
+from tests.e2e.stack import PROJECT_DIR, Stack, commit_all, unique_app_name
 
 CONTROL_DOMAIN = "paas-console.localhost"
 
@@ -31,9 +36,34 @@ def ca(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tls_stack():
-    with Stack.running(PAAS_CONTROL_DOMAIN=CONTROL_DOMAIN) as running:
-        yield running
+def acme_world(tmp_path_factory):
+    """The stack, and pebble validating on the stack's router port (so made in between)."""
+    stack = Stack.create(PAAS_CONTROL_DOMAIN=CONTROL_DOMAIN)
+    with running_pebble(tmp_path_factory.mktemp("pebble"), stack.router_port) as pebble:
+        stack.extra_env.update(PAAS_ACME_DIRECTORY=pebble.directory_url,
+                               PAAS_ACME_CA_BUNDLE=pebble.ca_bundle)
+        try:
+            yield stack.start(), pebble
+        finally:
+            stack.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_stack(acme_world) -> Stack:
+    return acme_world[0]
+
+
+@pytest.fixture(scope="module")
+def pebble(acme_world) -> Pebble:
+    return acme_world[1]
+
+
+@pytest.fixture(scope="module")
+def pebble_root(pebble, tmp_path_factory):
+    """The root pebble's certificates chain to, as a CA file."""
+    path = tmp_path_factory.mktemp("pebble-root") / "root.pem"
+    path.write_text(pebble.root_pem())
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +233,57 @@ def test_removing_the_certificate_goes_back_to_plain_http(tls_stack, hello, leaf
     status, _, body = plain(tls_stack, f"{app}.localhost")
     assert status == 200 and body.startswith("Hello from dockerfile-hello")
     assert_handshake_refused(tls_stack, f"{app}.localhost")
+
+
+def info_fingerprint(output: str) -> str:
+    (line,) = [line for line in output.splitlines() if line.startswith("Fingerprint:")]
+    return line.split("SHA-256", 1)[1].strip().replace(":", "").lower()
+
+
+@pytest.fixture(scope="module")
+def auto_app(tls_stack, tmp_path_factory):
+    """A second app, whose certificate comes from `paas certs:auto` (pebble)."""
+    app = unique_app_name("acme")
+    repo = tls_stack.checkout("dockerfile-hello", tmp_path_factory.mktemp("acme"))
+    result = tls_stack.push(repo, app)
+    assert result.returncode == 0, result.stderr + tls_stack.logs()
+    issued = tls_stack.paas("certs:auto", "-a", app)
+    assert issued.returncode == 0, issued.stderr + tls_stack.logs()
+    return app, issued.stdout
+
+
+def test_certs_auto_gets_a_certificate_by_acme_and_the_router_serves_it(
+        tls_stack, auto_app, pebble_root):
+    app, output = auto_app
+    assert "Source:      acme" in output and f"Names:       {app}.localhost" in output
+    status, _, body, peer = https(tls_stack, f"{app}.localhost", cafile=pebble_root)
+    assert (status, body) == (200, "Hello from dockerfile-hello\n")
+    assert peer == info_fingerprint(output)
+    status, headers, _ = plain(tls_stack, f"{app}.localhost", "/x?y=1")
+    assert status == 308
+    assert headers["Location"] == f"https://{app}.localhost:{tls_stack.router_tls_port}/x?y=1"
+
+
+def test_the_renewal_pass_issues_again_and_the_router_serves_the_new_one(
+        tls_stack, auto_app, pebble_root):
+    app, output = auto_app
+    before = info_fingerprint(output)
+    # pebble's certificates are valid for years: a window wider than that makes them due.
+    renewed = subprocess.run(
+        [sys.executable, "manage.py", "renew_certificates", "--within-days", "36500"],
+        cwd=PROJECT_DIR, env=tls_stack.env, capture_output=True, text=True, timeout=600)
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert f"{app}: renewed" in renewed.stdout
+    shown = tls_stack.paas("certs:info", "-a", app)
+    assert shown.returncode == 0, shown.stderr
+    after = info_fingerprint(shown.stdout)
+    assert after != before and "Source:      acme" in shown.stdout
+    assert https(tls_stack, f"{app}.localhost", cafile=pebble_root)[3] == after
+
+
+def test_certs_auto_for_the_control_plane(tls_stack, pebble_root):
+    issued = tls_stack.paas("certs:auto", "--platform")
+    assert issued.returncode == 0, issued.stderr + tls_stack.logs()
+    status, _, body, peer = https(tls_stack, CONTROL_DOMAIN, "/login/", cafile=pebble_root)
+    assert status == 200 and 'name="password"' in body
+    assert peer == info_fingerprint(issued.stdout)

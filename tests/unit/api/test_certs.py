@@ -4,7 +4,8 @@ get 404; the control plane's is superusers' only."""
 import pytest
 
 from paas.core.models import Certificate
-from tests.certs import CertificateAuthority
+from paas.router import acme
+from tests.certs import CertificateAuthority, FakeAcmeCa
 from tests.unit.api.helpers import api_for
 
 
@@ -53,3 +54,14 @@ def test_only_a_superuser_manages_the_control_planes_certificate(users, django_u
     assert api_for(users.owner).call("GET", "/platform/certs").status_code == 403
     root = django_user_model.objects.create_superuser("root", password="root-pass")
     assert api_for(root).call("GET", "/platform/certs").json() == []
+
+
+def test_certs_auto_issues_by_acme_and_answers_the_log(users, app, monkeypatch):
+    monkeypatch.setattr(acme, "AcmeClient", FakeAcmeCa().client)
+    answer = api_for(users.collaborator).call("POST", "/apps/shop/certs/auto", {})
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["source"] == "acme" and answer.json()["covered"] == ["shop.localhost"]
+    assert answer.json()["log"] == ["serving the new certificate"]
+    outsider = api_for(users.outsider).call("POST", "/apps/shop/certs/auto", {})
+    assert outsider.status_code == 404
+    assert api_for(users.owner).call("POST", "/platform/certs/auto", {}).status_code == 403
