@@ -44,6 +44,7 @@ urlpatterns = [
     path("apps/<str:name>/domains/remove", views.domain_remove, name="domain-remove"),
     path("apps/<str:name>/certs/add", views.cert_add, name="cert-add"),
     path("apps/<str:name>/certs/remove", views.cert_remove, name="cert-remove"),
+    path("apps/<str:name>/certs/auto", views.cert_auto, name="cert-auto"),
     path("apps/<str:name>/certs/hsts", views.cert_hsts, name="cert-hsts"),
     path("apps/<str:name>/collaborators/add", views.collaborator_add, name="collaborator-add"),
     path("apps/<str:name>/collaborators/remove", views.collaborator_remove,

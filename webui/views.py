@@ -8,6 +8,7 @@ redirects back to the app page with a message, so a reload never repeats an acti
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import (
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from paas.core import (
+    acme_certificates,
     actionlog,
     actions,
     applications,
@@ -156,6 +158,7 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse:
         "builds": builds,
         "domains": list(app.domains.all()),
         "certificate": _certificate_info(app),
+        "acme_renew_days": settings.PAAS_ACME_RENEW_DAYS,
         "volumes": list(app.volumes.all()),
         "limits_summary": _limits_summary(formations),
         # What each container gets, defaults included (memory, CPUs, pids, read-only root).
@@ -345,6 +348,29 @@ def cert_remove(request: HttpRequest, name: str) -> HttpResponse:
     app = app_or_404(name, request.user)
     _run_action(request, lambda: certificates.remove_certificate(app),
                 "Certificate removed: plain HTTP only.")
+    return _app_page(app, "https")
+
+
+@login_required
+@require_POST
+def cert_auto(request: HttpRequest, name: str) -> HttpResponse:
+    """Issue the app a certificate by ACME now, in the request as the API's ``certs:auto``
+    does (seconds, some 90 s at worst: within gunicorn's timeout), and say what it serves."""
+    app = app_or_404(name, request.user)
+    try:
+        # The exchange goes to the server's log: the message says the outcome.
+        info = acme_certificates.issue_certificate(
+            app, lambda line: logger.info("ACME certificate for %s: %s", app.name, line))
+    except PlatformError as error:
+        logger.exception("ACME certificate for %s failed", app.name)
+        messages.error(request, f"paas could not do that right now ({error.code}): {error}")
+    except PaasError as error:
+        # The code (acme_challenge_failed, acme_rate_limited...) is what docs/https.md explains.
+        messages.error(request, f"No certificate by ACME ({error.code}): {error}")
+    else:
+        served = ", ".join(info.covered) or "none of its hostnames"
+        messages.success(request, f"Certificate issued by ACME and renewed automatically: "
+                                  f"HTTPS for {served}.")
     return _app_page(app, "https")
 
 
