@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from paas.core import actions, applications, links, services
+from paas.core import actions, applications, links, service_backups, services
 from paas.core.accounts import create_token
 from paas.core.models import App, Build, Volume
 from tests.unit.api.helpers import api_for
@@ -38,7 +38,8 @@ def app_routes(namespace: str) -> list[str]:
 
 @pytest.fixture
 def shop(app, users, platform, settings):
-    """The app with one of everything a route can name: build, action, domain, volume, link."""
+    """The app with one of everything a route can name: build, action, domain, volume, link,
+    service and its backup."""
     build = Build.objects.create(app=app, commit_sha="a" * 40, branch="main",
                                  status=Build.Status.SUCCEEDED)
     action = actions.start_config_change(app, users.owner, {"GREETING": "hi"}, [])
@@ -49,13 +50,19 @@ def shop(app, users, platform, settings):
     # A service routes as /api/services/<name>: the owner's, named as the app, linked to it.
     service = services.create_service("postgres", "shop", users.owner)
     services.link_service(service, app, users.owner)
-    return {"name": "shop", "build_id": str(build.pk), "action_id": action.id,
-            "process_type": "web", "volume": "data", "hostname": "shop.example.com",
-            "username": "collaborator", "target": blog.name, "app": "shop"}
+    backup = service_backups.create_backup(service)
+    return {"name": "shop", "backup_id": backup.id, "build_id": str(build.pk),
+            "action_id": action.id, "process_type": "web", "volume": "data",
+            "hostname": "shop.example.com", "username": "collaborator", "target": blog.name,
+            "app": "shop"}
 
 
 def not_found_code(route: str) -> str:
-    """The 404 an outsider gets: the service routes say the service, the others the app."""
+    """The 404 an outsider gets: a backup's routes say the backup (they answer for a
+    destroyed service's backups too), the other service routes the service, the rest the
+    app."""
+    if route.startswith("/api/services/") and "<str:backup_id>" in route:
+        return "backup_not_found"
     return "service_not_found" if route.startswith("/api/services/") else "app_not_found"
 
 
