@@ -262,12 +262,13 @@ if PAAS_CONTROL_DOMAIN is not None:
 
 # PAAS_TLS: the control plane is served over HTTPS by a proxy in front of it (the router, or
 # another), which says so in X-Forwarded-Proto. gunicorn itself listens on loopback only, so
-# only that proxy can send the header. Then cookies are secure, HTTP redirects to HTTPS and
-# HSTS is on; `manage.py check --deploy` passes.
+# only that proxy can send the header. Then cookies are secure, plain HTTP through the proxy
+# redirects to HTTPS (paas.https_redirect: requests made on this host straight to gunicorn,
+# `make up`'s own check among them, are served) and HSTS is on; `manage.py check --deploy`
+# passes.
 PAAS_TLS = env_bool("PAAS_TLS", False)
 if PAAS_TLS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("PAAS_HSTS_SECONDS", 365 * 24 * 3600, 0)
@@ -277,6 +278,9 @@ X_FRAME_OPTIONS = "DENY"
 # HSTS covers the control plane's own host only: the apps under PAAS_DOMAIN decide for
 # themselves whether they have certificates, and a preload list entry cannot be undone.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+if PAAS_TLS:
+    # SECURE_SSL_REDIRECT is off on purpose: paas.https_redirect redirects in its place.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -291,6 +295,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    *(["paas.https_redirect.ProxiedHttpsRedirectMiddleware"] if PAAS_TLS else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -97,6 +97,17 @@ def record_failure(username: str | None, address: str | None) -> None:
         logger.exception("login throttle unavailable; failure not counted")
 
 
+# The router's own address as gunicorn sees it: it serves the control plane at
+# PAAS_CONTROL_DOMAIN from loopback, and says who its client was in X-Real-IP.
+ROUTER_PEERS = frozenset({"127.0.0.1", "::1"})
+
+
 def client_address(meta: dict) -> str:
-    """The address a request came from (the peer's: a proxy's header is not believed)."""
-    return str(meta.get("REMOTE_ADDR") or "unknown")
+    """The address a request came from: the peer's, or, when the router serves the control
+    plane (PAAS_CONTROL_DOMAIN) and the request came from it, the router's client (else every
+    client of the router would share one count). Another proxy's header is not believed."""
+    peer = str(meta.get("REMOTE_ADDR") or "unknown")
+    forwarded = meta.get("HTTP_X_REAL_IP")
+    if settings.PAAS_CONTROL_DOMAIN and peer in ROUTER_PEERS and forwarded:
+        return str(forwarded)
+    return peer

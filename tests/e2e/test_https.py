@@ -38,7 +38,8 @@ def ca(tmp_path_factory):
 @pytest.fixture(scope="module")
 def acme_world(tmp_path_factory):
     """The stack, and pebble validating on the stack's router port (so made in between)."""
-    stack = Stack.create(PAAS_CONTROL_DOMAIN=CONTROL_DOMAIN)
+    # PAAS_TLS: the production settings of a control plane served over HTTPS.
+    stack = Stack.create(PAAS_CONTROL_DOMAIN=CONTROL_DOMAIN, PAAS_TLS="true")
     with running_pebble(tmp_path_factory.mktemp("pebble"), stack.router_port) as pebble:
         stack.extra_env.update(PAAS_ACME_DIRECTORY=pebble.directory_url,
                                PAAS_ACME_CA_BUNDLE=pebble.ca_bundle)
