@@ -1,6 +1,7 @@
 """A small JSON client for the paas API: bearer token, one-line errors."""
 
 import json
+import os
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -79,7 +80,9 @@ class Client:
         try:
             sock = socket.create_connection((host, port), timeout=10)
             if url.scheme == "https":
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                # The CAs requests would trust (REQUESTS_CA_BUNDLE for a private CA).
+                context = ssl.create_default_context(cafile=_ca_bundle())
+                sock = context.wrap_socket(sock, server_hostname=host)
             sock.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + payload)
             # Opening the session may start a container: give it the API's time.
             sock.settimeout(self.timeout)
@@ -121,6 +124,11 @@ class Client:
         if response.status_code >= 400:
             raise _error_from(response)
         return response
+
+
+def _ca_bundle() -> str | None:
+    """The CA file requests would use from the environment (None: the system's CAs)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def _read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

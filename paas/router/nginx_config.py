@@ -53,6 +53,13 @@ http {{
     # idle connections, as browsers expect and retry.
     keepalive_timeout 75s;
 
+    # Towards the control plane: "upgrade" when the client asks to switch protocols, else
+    # nothing (a keep-alive connection to the upstream).
+    map $http_upgrade $paas_connection {{
+        default upgrade;
+        "" "";
+    }}
+
     lua_package_path "{lua_dir}/?.lua;;";
     # The route table: app -> "<generation> <port>...". 1 MiB holds thousands of routes.
     lua_shared_dict paas_routes 1m;
@@ -222,7 +229,10 @@ server {{
 CONTROL_PROXY = """\
         proxy_pass http://127.0.0.1:{upstream_port};
         proxy_http_version 1.1;
-        proxy_set_header Connection "";
+        # An interactive `paas run` / `:connect` upgrades its connection (paas.ttyframes);
+        # every other request keeps the connection to gunicorn reusable.
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $paas_connection;
         proxy_set_header Host $http_host;
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;

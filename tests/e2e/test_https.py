@@ -11,6 +11,7 @@ once, a second one for ACME.
 
 import hashlib
 import http.client
+import json
 import socket
 import ssl
 import subprocess
@@ -19,6 +20,7 @@ import time
 
 import pytest
 
+from paas import ttyframes
 from tests.certs import CertificateAuthority
 from tests.e2e.pebble import Pebble, running_pebble
 from tests.e2e.stack import PROJECT_DIR, Stack, commit_all, unique_app_name
@@ -288,3 +290,42 @@ def test_certs_auto_for_the_control_plane(tls_stack, pebble_root):
     status, _, body, peer = https(tls_stack, CONTROL_DOMAIN, "/login/", cafile=pebble_root)
     assert status == 200 and 'name="password"' in body
     assert peer == info_fingerprint(issued.stdout)
+
+
+def test_an_interactive_run_upgrades_through_the_router_over_https(tls_stack, hello,
+                                                                   pebble_root):
+    """`paas run` on a terminal switches its connection to paas-tty; through the router's
+    control-plane block (Upgrade passed on) over HTTPS, as a CLI logged in at the control
+    domain does (after the test above, the control plane's certificate is pebble's)."""
+    app, _ = hello
+    context = ssl.create_default_context(cafile=str(pebble_root))
+    raw = socket.create_connection(("127.0.0.1", tls_stack.router_tls_port), timeout=60)
+    with context.wrap_socket(raw, server_hostname=CONTROL_DOMAIN) as tls:
+        body = json.dumps({"command": "echo through-the-router; exit 7", "rows": 24,
+                           "cols": 80}).encode()
+        tls.sendall(b"\r\n".join([
+            f"POST /api/apps/{app}/run HTTP/1.1".encode(), f"Host: {CONTROL_DOMAIN}".encode(),
+            b"Connection: Upgrade", f"Upgrade: {ttyframes.UPGRADE_PROTOCOL}".encode(),
+            f"Authorization: Bearer {tls_stack.token}".encode(),
+            b"Content-Type: application/json", f"Content-Length: {len(body)}".encode(),
+            b"", body]))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = tls.recv(65536)
+            assert chunk, received
+            received += chunk
+        head, rest = received.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        reader, output, code = ttyframes.FrameReader(), b"", None
+        frames = reader.feed(rest)
+        while code is None:
+            for kind, payload in frames:
+                if kind == ttyframes.OUTPUT:
+                    output += payload
+                elif kind == ttyframes.EXIT:
+                    code = ttyframes.parse_code(payload)
+            if code is None:
+                chunk = tls.recv(65536)
+                assert chunk, output
+                frames = reader.feed(chunk)
+    assert code == 7 and b"through-the-router" in output
