@@ -5,6 +5,7 @@ import pytest
 
 from paas.cli.main import main
 from paas.core.accounts import create_token
+from paas.core.applications import create_app
 
 
 @dataclass
@@ -48,3 +49,12 @@ def terminal(tmp_path, live_server, transactional_db):
         return term
 
     return for_user
+
+
+@pytest.fixture
+def shop(users, platform, transactional_db):
+    """App "shop" for the live server: the owner's, the collaborator added, deployed."""
+    app = create_app("shop", users.owner)
+    app.collaborators.add(users.collaborator)
+    platform.deploy(app)
+    return app

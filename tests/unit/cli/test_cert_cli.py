@@ -1,17 +1,7 @@
 """The certificate verbs of `paas` against a live test server."""
 
-import pytest
 
-from paas.core.applications import create_app
 from tests.certs import CertificateAuthority
-
-
-@pytest.fixture
-def shop(users, platform, transactional_db):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
 
 
 def test_certs_add_info_hsts_remove(terminal, users, shop, tmp_path):

@@ -1,17 +1,7 @@
 """The backing-service verbs of `paas` against a live test server."""
 
-import pytest
 
-from paas.core.applications import create_app
 from paas.core.models import Service
-
-
-@pytest.fixture
-def shop(users, platform, transactional_db):
-    app = create_app("shop", users.owner)
-    app.collaborators.add(users.collaborator)
-    platform.deploy(app)
-    return app
 
 
 def test_postgres_create_link_info_unlink_destroy(terminal, users, shop):
