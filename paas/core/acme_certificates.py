@@ -20,7 +20,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from paas.core.certificates import CertificateInfo, certificate_hostnames, install_certificate
+from paas.core.certificates import (
+    CertificateInfo,
+    certificate_hostnames,
+    certificate_owner_name,
+    install_certificate,
+)
 from paas.core.models import App, Certificate
 from paas.core.platform import platform
 from paas.errors import PaasError
@@ -75,7 +80,7 @@ def renew_certificates(before: timedelta | None = None, now: datetime | None = N
     for certificate in Certificate.objects.filter(source=Certificate.Source.ACME):
         if not needs_renewal(certificate.not_after, now, before):
             continue
-        whose = certificate.app.name if certificate.app else "the control plane"
+        whose = certificate_owner_name(certificate.app)
         try:
             issue_certificate(certificate.app, log)
         except PaasError as error:

@@ -80,7 +80,8 @@ def remove_certificate(app: App | None) -> None:
     NotFound(certificate_not_found) if it has no certificate."""
     certificate = _current(app)
     if certificate is None:
-        raise NotFound(f"{_what(app)} has no certificate", code="certificate_not_found")
+        raise NotFound(f"{certificate_owner_name(app)} has no certificate",
+                       code="certificate_not_found")
     certificate.delete()
     _apply(app)
     _remove_other_pems(app, keep=None)
@@ -93,7 +94,8 @@ def certificate_info(app: App | None) -> CertificateInfo:
 
     certificate = _current(app)
     if certificate is None:
-        raise NotFound(f"{_what(app)} has no certificate", code="certificate_not_found")
+        raise NotFound(f"{certificate_owner_name(app)} has no certificate",
+                       code="certificate_not_found")
     hostnames = certificate_hostnames(app)
     covered = covered_hostnames(tuple(certificate.names), hostnames)
     return CertificateInfo(certificate, covered,
@@ -143,7 +145,8 @@ def _current(app: App | None) -> Certificate | None:
     return Certificate.objects.filter(app=app).first()
 
 
-def _what(app: App | None) -> str:
+def certificate_owner_name(app: App | None) -> str:
+    """Whose certificate it is, in words: the app's name, or "the control plane"."""
     return app.name if app is not None else "the control plane"
 
 
