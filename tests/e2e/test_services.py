@@ -74,16 +74,21 @@ def world(stack, names, tmp_path_factory):
             stack.paas(f"{kind}:destroy", name, "--force", "--confirm", name)
         for app in (names["app"], names["outsider"]):
             stack.paas("apps:destroy", "-a", app, "--confirm", app)
-        # Whatever a failure left behind: the services' containers, networks and volumes.
-        for name in (names["pg"], names["redis"]):
-            label = f"label=paas.service={name}"
-            for kind in ("container", "network", "volume"):
-                flag = ["-aq"] if kind == "container" else ["-q"]
-                left = subprocess.run(["docker", kind, "ls", *flag, "--filter", label],
-                                      capture_output=True, text=True).stdout.split()
-                if left:
-                    remove = ["rm", "-f"] if kind != "network" else ["rm"]
-                    subprocess.run(["docker", kind, *remove, *left], capture_output=True)
+        remove_service_leftovers(names["pg"], names["redis"])
+
+
+def remove_service_leftovers(*names: str) -> None:
+    """Whatever a failure (or a reconcile racing a destroy) left behind of these services:
+    their containers, networks and volumes."""
+    for name in names:
+        label = f"label=paas.service={name}"
+        for kind in ("container", "network", "volume"):
+            flag = ["-aq"] if kind == "container" else ["-q"]
+            left = subprocess.run(["docker", kind, "ls", *flag, "--filter", label],
+                                  capture_output=True, text=True).stdout.split()
+            if left:
+                remove = ["rm", "-f"] if kind != "network" else ["rm"]
+                subprocess.run(["docker", kind, *remove, *left], capture_output=True)
 
 
 def notes(stack, app: str) -> str:

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tests.e2e.stack import commit_all, unique_app_name
-from tests.e2e.test_services import wait_for
+from tests.e2e.test_services import remove_service_leftovers, wait_for
 
 
 def greetings(stack, app: str, path: str = "/db/") -> str:
@@ -36,6 +36,7 @@ def django_app(stack, tmp_path_factory):
         stack.paas("apps:destroy", "-a", names["app"], "--confirm", names["app"])
         for name in (names["db"], names["fresh"]):
             stack.paas("postgres:destroy", name, "--force", "--confirm", name)
+        remove_service_leftovers(names["db"], names["fresh"])
 
 
 def test_the_link_migrates_the_database_in_the_release_phase(stack, django_app):

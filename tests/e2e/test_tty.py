@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.stack import run_cli, unique_app_name
 from tests.e2e.terminal_support import TerminalSession
+from tests.e2e.test_services import remove_service_leftovers
 
 PROMPT = r"[$#] $"
 
@@ -38,6 +39,7 @@ def world(stack, tmp_path_factory):
         for kind, name in made:
             stack.paas(f"{kind}:destroy", name, "--confirm", name)
         stack.paas("apps:destroy", "-a", app, "--confirm", app)
+        remove_service_leftovers(pg, rd)
 
 
 def on_terminal(stack, *argv: str, config=None, **size) -> TerminalSession:
